@@ -1,0 +1,16 @@
+# The README's commands.
+.PHONY: demo test build bench fuzz
+
+build:
+	go build -o bin/overture ./cmd/overture
+
+# Start the server on the embedded store (SQLite + event log in ./overture-data).
+demo:
+	go run ./cmd/overture serve
+
+# Every test, with the race detector off for speed; uses the local PostgreSQL.
+test:
+	go test -count=1 -timeout 20m ./...
+
+fuzz:
+	go test ./internal/ingest -run XXX -fuzz FuzzDecode -fuzztime 60s

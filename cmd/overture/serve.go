@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/overture-cjo/overture/internal/api"
+	"github.com/overture-cjo/overture/internal/core"
+	"github.com/overture-cjo/overture/internal/engine"
+	"github.com/overture-cjo/overture/internal/ingest"
+)
+
+func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sf storeFlags
+	sf.register(fs)
+	addr := fs.String("addr", envOr("OVERTURE_ADDR", "127.0.0.1:8420"), "listen address (env OVERTURE_ADDR)")
+	adminToken := fs.String("admin-token", envOr("OVERTURE_ADMIN_TOKEN", ""), "admin API bearer token (env OVERTURE_ADMIN_TOKEN); if empty, one is created in <data>/admin-token")
+	writeKeys := fs.String("write-keys", envOr("OVERTURE_WRITE_KEYS", ""), "comma-separated ingestion write keys accepted besides those made with 'overture keys create' (env OVERTURE_WRITE_KEYS)")
+	partitions := fs.Int("partitions", 4, "partition workers")
+	dedupe := fs.Duration("dedupe-window", envDuration("OVERTURE_DEDUPE_WINDOW", 7*24*time.Hour), "messageId dedupe window (env OVERTURE_DEDUPE_WINDOW)")
+	logLevel := fs.String("log-level", envOr("OVERTURE_LOG_LEVEL", "info"), "debug, info, warn or error (env OVERTURE_LOG_LEVEL)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: overture serve [flags]\n\nRuns the ingestion API, the admin API and /metrics.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(log)
+
+	if err := os.MkdirAll(sf.data, 0o755); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	token := *adminToken
+	if token == "" {
+		var err error
+		if token, err = adminTokenFile(filepath.Join(sf.data, "admin-token")); err != nil {
+			return err
+		}
+		log.Info("admin token read from file", "path", filepath.Join(sf.data, "admin-token"))
+	}
+
+	store, err := sf.open(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	clock := core.RealClock{}
+	eng := engine.New(store, engine.Options{Partitions: *partitions, DedupeWindow: *dedupe, Clock: clock, Logger: log})
+	com := ingest.NewCommitter(store, eng.Offer)
+	srv := &api.Server{
+		Store: store, Committer: com, Engine: eng, Clock: clock, Logger: log, AdminToken: token,
+		Decoder: &ingest.Decoder{Now: clock.Now, NewID: newMessageID},
+		Keys:    api.NewKeyring(store, clock, strings.Split(*writeKeys, ",")),
+		Metrics: api.NewMetrics(eng, com, clock),
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+
+	engCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	comCtx, stopCommitter := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	engErr := make(chan error, 1)
+	wg.Add(2)
+	go func() { defer wg.Done(); com.Run(comCtx) }()
+	go func() { defer wg.Done(); engErr <- eng.Run(engCtx) }()
+
+	httpErr := make(chan error, 1)
+	go func() { httpErr <- hs.Serve(ln) }()
+	log.Info("overture serving", "addr", ln.Addr().String(), "store", storeName(sf), "data", sf.data, "version", version)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-httpErr:
+		runErr = err
+	case err := <-engErr:
+		runErr = fmt.Errorf("engine stopped: %w", err)
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(sctx) // finish in-flight requests (they wait for their commit)
+	stopCommitter()
+	stopEngine()
+	wg.Wait()
+	if errors.Is(runErr, http.ErrServerClosed) {
+		runErr = nil
+	}
+	return runErr
+}
+
+func storeName(sf storeFlags) string {
+	if strings.Contains(sf.store, "://") {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if v := os.Getenv(name); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}
+
+// adminTokenFile reads the admin token from path, creating it on first use.
+func adminTokenFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err != nil && !os.IsNotExist(err) {
+		return "", fmt.Errorf("admin token: %w", err)
+	}
+	tok := api.NewAdminToken()
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("admin token: %w", err)
+	}
+	return tok, nil
+}
+
+// newMessageID makes a messageId for messages that arrive without one.
+func newMessageID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return "ovt-" + hex.EncodeToString(b[:])
+}

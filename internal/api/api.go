@@ -1,0 +1,145 @@
+// Package api is Overture's HTTP edge: the Segment-compatible ingestion
+// endpoints, CloudEvents, the admin API (profiles, quarantine, write keys)
+// and operations endpoints. It turns core error codes into HTTP statuses;
+// nothing below it knows about HTTP.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/overture-cjo/overture/internal/core"
+	"github.com/overture-cjo/overture/internal/engine"
+	"github.com/overture-cjo/overture/internal/ingest"
+)
+
+// Server holds what the handlers need.
+type Server struct {
+	Store      core.Store
+	Committer  *ingest.Committer
+	Engine     *engine.Engine
+	Decoder    *ingest.Decoder
+	Keys       *Keyring
+	AdminToken string
+	Clock      core.Clock
+	Logger     *slog.Logger
+	Metrics    *Metrics
+}
+
+// Handler returns the HTTP handler with every route.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, typ := range []string{core.TypeTrack, core.TypeIdentify, core.TypePage, core.TypeScreen, core.TypeGroup, core.TypeAlias} {
+		mux.Handle("POST /v1/"+typ, s.ingestHandler("/v1/"+typ, s.single(typ)))
+	}
+	mux.Handle("POST /v1/batch", s.ingestHandler("/v1/batch", s.batch))
+	mux.Handle("POST /v1/import", s.ingestHandler("/v1/import", s.batch))
+	mux.Handle("POST /v1/cloudevents", s.ingestHandler("/v1/cloudevents", s.cloudEvents))
+
+	mux.Handle("GET /v1/profiles", s.admin(s.findProfile))
+	mux.Handle("GET /v1/profiles/{id}", s.admin(s.getProfile))
+	mux.Handle("GET /v1/profiles/{id}/events", s.admin(s.listEvents))
+	mux.Handle("DELETE /v1/profiles/{id}", s.admin(s.eraseProfile))
+	mux.Handle("GET /v1/quarantine", s.admin(s.listQuarantine))
+	mux.Handle("GET /v1/keys", s.admin(s.listKeys))
+	mux.Handle("POST /v1/keys", s.admin(s.createKey))
+	mux.Handle("DELETE /v1/keys/{id}", s.admin(s.revokeKey))
+	mux.Handle("GET /v1/stats", s.admin(s.stats))
+
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.ready)
+	mux.Handle("GET /metrics", s.Metrics.Handler())
+	mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(OpenAPI)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, core.Errorf(core.ENOTFOUND, "path", "no route for %s %s", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if _, err := s.Store.Checkpoint(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "store unavailable"})
+		return
+	}
+	st := s.Engine.Stats()
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "caughtUp": st.CaughtUp})
+}
+
+// admin wraps an admin handler with bearer-token authentication.
+func (s *Server) admin(h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		const prefix = "Bearer "
+		if len(auth) <= len(prefix) || auth[:len(prefix)] != prefix || !constantTimeEqual(auth[len(prefix):], s.AdminToken) {
+			writeError(w, core.Errorf(core.EUNAUTHORIZED, "Authorization", "admin API needs header Authorization: Bearer <admin token>"))
+			return
+		}
+		if err := h(w, r); err != nil {
+			if core.ErrorCode(err) == core.EINTERNAL {
+				s.Logger.Error("admin request failed", "path", r.URL.Path, "err", err)
+			}
+			writeError(w, err)
+		}
+	})
+}
+
+// status maps error codes to HTTP statuses.
+func status(code string) int {
+	switch code {
+	case core.EINVALID, core.EINVALIDJSON:
+		return http.StatusBadRequest
+	case core.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	case core.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case core.ENOTFOUND:
+		return http.StatusNotFound
+	case core.ECONFLICT:
+		return http.StatusConflict
+	case core.EUNSUPPORTED:
+		return http.StatusUnsupportedMediaType
+	case core.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// errorBody is the JSON error shape: {"error":{"code","message","field"}}.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field"`
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	code := core.ErrorCode(err)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		code = core.EUNAVAILABLE
+	}
+	st := status(code)
+	if st == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, st, errorBody{errorDetail{Code: code, Message: core.ErrorMessage(err), Field: core.ErrorField(err)}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,70 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/overture-cjo/overture/internal/core"
+	"github.com/overture-cjo/overture/internal/engine"
+	"github.com/overture-cjo/overture/internal/ingest"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the Prometheus collectors served at /metrics.
+type Metrics struct {
+	reg        *prometheus.Registry
+	ingested   *prometheus.CounterVec
+	rejected   *prometheus.CounterVec
+	ackLatency *prometheus.HistogramVec
+}
+
+// NewMetrics registers Overture's metrics; engine and committer figures are
+// read when scraped.
+func NewMetrics(eng *engine.Engine, com *ingest.Committer, clock core.Clock) *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.ingested = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "overture_events_ingested_total", Help: "Events acknowledged (durably appended), by route.",
+	}, []string{"route"})
+	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "overture_events_rejected_total", Help: "Rejected requests by route and error code; code \"item\" counts items rejected inside an accepted batch.",
+	}, []string{"route", "code"})
+	m.ackLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "overture_ingest_ack_seconds", Help: "Time from request start to durable acknowledgement.",
+		Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"route"})
+	m.reg.MustRegister(m.ingested, m.rejected, m.ackLatency,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "overture_events_deduplicated_total", Help: "Events dropped because their messageId was already applied within the dedupe window."},
+			func() float64 { return float64(eng.Stats().Duplicates) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "overture_events_applied_total", Help: "Events applied to profiles."},
+			func() float64 { return float64(eng.Stats().Applied) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "overture_group_commits_total", Help: "Durable writes of the event log (each acknowledges a group of requests)."},
+			func() float64 { g, _ := com.Stats(); return float64(g) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "overture_profile_merges_total", Help: "Profiles merged by identity resolution."},
+			func() float64 { return float64(eng.Stats().Merges) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "overture_worker_lag_events", Help: "Events acknowledged but not yet routed, plus inputs queued at partition workers."},
+			func() float64 {
+				s := eng.Stats()
+				return float64(max(0, s.LastOffered-s.LastRouted) + int64(s.Queued))
+			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "overture_worker_lag_seconds", Help: "Age of the last applied event when work is pending (0 when idle)."},
+			func() float64 {
+				if eng.Idle() {
+					return 0
+				}
+				s := eng.Stats()
+				if s.LastApplied.IsZero() {
+					return 0
+				}
+				return clock.Now().Sub(s.LastApplied).Seconds()
+			}),
+	)
+	return m
+}
+
+// Handler serves the metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}

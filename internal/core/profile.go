@@ -1,0 +1,146 @@
+package core
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+)
+
+// Profile is one person's canonical record. Its update rules make it a
+// mergeable value: traits are last-write-wins by event timestamp, counts add,
+// first/last seen are min/max. So applying events and merging profiles in
+// any order gives the same result, which keeps merges across partitions safe.
+type Profile struct {
+	ID         string             `json:"id"`
+	CreatedAt  time.Time          `json:"createdAt"`
+	FirstSeen  time.Time          `json:"firstSeen"`
+	LastSeen   time.Time          `json:"lastSeen"`
+	Traits     map[string]Trait   `json:"traits"`
+	Timezone   Trait              `json:"timezone"`
+	Consent    map[string]Consent `json:"consent"`
+	Counts     map[string]int64   `json:"counts"`
+	Events     int64              `json:"events"`
+	MergedInto string             `json:"mergedInto,omitempty"`
+	Merged     []string           `json:"merged,omitempty"` // profiles merged into this one
+}
+
+// Trait is a trait value and the timestamp of the event that set it.
+type Trait struct {
+	Value json.RawMessage `json:"value"`
+	At    time.Time       `json:"at"`
+}
+
+// Consent is a channel's consent state and when it was last set.
+type Consent struct {
+	Granted bool      `json:"granted"`
+	At      time.Time `json:"at"`
+}
+
+// NewProfile returns an empty profile.
+func NewProfile(id string, now time.Time) *Profile {
+	return &Profile{ID: id, CreatedAt: now}
+}
+
+// Apply folds one event into the profile.
+func (p *Profile) Apply(e *Event, f *Facts) {
+	ts := e.Timestamp
+	if p.FirstSeen.IsZero() || ts.Before(p.FirstSeen) {
+		p.FirstSeen = ts
+	}
+	if ts.After(p.LastSeen) {
+		p.LastSeen = ts
+	}
+	p.Events++
+	if p.Counts == nil {
+		p.Counts = map[string]int64{}
+	}
+	p.Counts[e.Label()]++
+	if e.Type == TypeIdentify && len(e.Traits) > 0 {
+		var traits map[string]json.RawMessage
+		if json.Unmarshal(e.Traits, &traits) == nil {
+			for k, v := range traits {
+				if k == "consent" {
+					continue
+				}
+				p.setTrait(k, Trait{Value: v, At: ts})
+			}
+		}
+	}
+	if f.Timezone != "" {
+		tz, _ := json.Marshal(f.Timezone)
+		setLWW(&p.Timezone, Trait{Value: tz, At: ts})
+	}
+	for ch, granted := range f.Consent {
+		p.setConsent(ch, Consent{Granted: granted, At: ts})
+	}
+}
+
+// TimezoneName returns the profile's IANA timezone name, or "".
+func (p *Profile) TimezoneName() string {
+	var s string
+	_ = json.Unmarshal(p.Timezone.Value, &s)
+	return s
+}
+
+func (p *Profile) setTrait(k string, t Trait) {
+	if p.Traits == nil {
+		p.Traits = map[string]Trait{}
+	}
+	old, ok := p.Traits[k]
+	if !ok {
+		p.Traits[k] = t
+		return
+	}
+	setLWW(&old, t)
+	p.Traits[k] = old
+}
+
+// setLWW replaces cur with t if t is newer; equal timestamps are settled by
+// comparing the values, so the outcome does not depend on arrival order.
+func setLWW(cur *Trait, t Trait) {
+	if cur.At.IsZero() && cur.Value == nil || t.At.After(cur.At) ||
+		t.At.Equal(cur.At) && bytes.Compare(t.Value, cur.Value) > 0 {
+		*cur = t
+	}
+}
+
+func (p *Profile) setConsent(ch string, c Consent) {
+	if p.Consent == nil {
+		p.Consent = map[string]Consent{}
+	}
+	old, ok := p.Consent[ch]
+	if !ok || c.At.After(old.At) || c.At.Equal(old.At) && !c.Granted {
+		p.Consent[ch] = c // on a tie, a revocation wins
+	}
+}
+
+// Absorb merges other into p (other is the profile being merged away).
+func (p *Profile) Absorb(o *Profile) {
+	if !o.FirstSeen.IsZero() && (p.FirstSeen.IsZero() || o.FirstSeen.Before(p.FirstSeen)) {
+		p.FirstSeen = o.FirstSeen
+	}
+	if o.LastSeen.After(p.LastSeen) {
+		p.LastSeen = o.LastSeen
+	}
+	if o.CreatedAt.Before(p.CreatedAt) {
+		p.CreatedAt = o.CreatedAt
+	}
+	p.Events += o.Events
+	for k, n := range o.Counts {
+		if p.Counts == nil {
+			p.Counts = map[string]int64{}
+		}
+		p.Counts[k] += n
+	}
+	for k, t := range o.Traits {
+		p.setTrait(k, t)
+	}
+	if o.Timezone.Value != nil {
+		setLWW(&p.Timezone, o.Timezone)
+	}
+	for ch, c := range o.Consent {
+		p.setConsent(ch, c)
+	}
+	p.Merged = append(p.Merged, o.ID)
+	p.Merged = append(p.Merged, o.Merged...)
+}

@@ -1,0 +1,134 @@
+package core
+
+import (
+	"context"
+	"time"
+)
+
+// Store is Overture's durable state: the event log, the identity index,
+// profiles, write keys and the quarantine. Implementations: internal/sqlite
+// and internal/postgres; both pass internal/storetest.
+type Store interface {
+	// Append writes events to the durable log and sets each one's Seq
+	// (increasing). It returns only once the events are on disk.
+	Append(ctx context.Context, events []*Event) error
+	// ReadLog returns up to limit logged events with Seq > afterSeq, in Seq
+	// order.
+	ReadLog(ctx context.Context, afterSeq int64, limit int) ([]*Event, error)
+	// Checkpoint returns the saved replay point: every logged event with
+	// Seq <= it has been applied. 0 if none was saved.
+	Checkpoint(ctx context.Context) (int64, error)
+	// SaveCheckpoint records a new replay point and lets the log drop
+	// what lies at or below it.
+	SaveCheckpoint(ctx context.Context, seq int64) error
+	// Quarantine stores items rejected from an otherwise valid batch,
+	// durably, and sets their IDs.
+	Quarantine(ctx context.Context, items []*QuarantineItem) error
+	// ListQuarantine lists rejected items with ID > afterID, oldest first.
+	ListQuarantine(ctx context.Context, afterID int64, limit int) ([]*QuarantineItem, error)
+
+	// LookupIdentities returns the profile each bound key points at.
+	LookupIdentities(ctx context.Context, keys []string) (map[string]string, error)
+	// IdentitiesOf returns all identifiers of each profile.
+	IdentitiesOf(ctx context.Context, profileIDs []string) (map[string][]Identifier, error)
+	// CommitIdentities applies identity changes in order, atomically.
+	CommitIdentities(ctx context.Context, ops []IdentityOp) error
+	// PendingMerges lists merges recorded by CommitIdentities whose
+	// profiles have not been combined yet, oldest first.
+	PendingMerges(ctx context.Context) ([]Merge, error)
+
+	// LoadProfiles returns the stored profiles among ids (absent ones are
+	// missing from the map), tombstones included.
+	LoadProfiles(ctx context.Context, ids []string) (map[string]*Profile, error)
+	// ApplyBatch is a partition worker's transaction. It drops the events
+	// whose (SourceID, MessageID) was already applied at or after
+	// b.DedupeSince (duplicates, and events replayed after a crash), adds
+	// the others to their profile's timeline, calls fn with them (in
+	// order), and writes what fn returns, all atomically. It returns the
+	// number of duplicates dropped.
+	ApplyBatch(ctx context.Context, b *ApplyBatch, fn func(fresh []*Event) (*PartitionCommit, error)) (int, error)
+	// PruneDedupe forgets message ids first applied before t.
+	PruneDedupe(ctx context.Context, before time.Time) (int64, error)
+
+	// GetProfile returns a profile, following merge tombstones to the
+	// survivor; ENOTFOUND if there is none.
+	GetProfile(ctx context.Context, id string) (*Profile, error)
+	// ListEvents returns a profile's timeline events with Seq < beforeSeq
+	// (0: from the newest), newest first.
+	ListEvents(ctx context.Context, profileID string, beforeSeq int64, limit int) ([]*Event, error)
+	// EraseProfile deletes a profile, the profiles merged into it, their
+	// identifiers and their timeline events.
+	EraseProfile(ctx context.Context, id string) (Erasure, error)
+
+	// CreateKey stores a new write key.
+	CreateKey(ctx context.Context, k *WriteKey) error
+	// ListKeys lists write keys, revoked ones included.
+	ListKeys(ctx context.Context) ([]*WriteKey, error)
+	// RevokeKey revokes a key by id; ENOTFOUND if there is none.
+	RevokeKey(ctx context.Context, id string, at time.Time) error
+	// KeyByHash finds a key by the SHA-256 of its secret; ENOTFOUND if none.
+	KeyByHash(ctx context.Context, hash string) (*WriteKey, error)
+
+	// Close releases the store.
+	Close() error
+}
+
+// ApplyBatch is the input of Store.ApplyBatch: logged events whose
+// ProfileID the router has set, in Seq order.
+type ApplyBatch struct {
+	Events      []*Event
+	DedupeSince time.Time
+}
+
+// IdentityOp is one change to the identity index: a binding, or a merge
+// that repoints every identifier of From to Into and records the merge as
+// pending until the partition worker combines the profiles.
+type IdentityOp struct {
+	Bind      *Identifier
+	ProfileID string // Bind's profile
+	Merge     *Merge
+}
+
+// Merge says profile From was merged into profile Into.
+type Merge struct {
+	From string `json:"from"`
+	Into string `json:"into"`
+}
+
+// PartitionCommit is what a partition worker writes with its batch:
+// profiles to upsert and merges it completed: From's timeline moves to Into,
+// tombstones forwarding to From now forward to Into, and the pending merge
+// of From (whatever Into it was first recorded with) is cleared.
+type PartitionCommit struct {
+	Profiles []*Profile
+	Merges   []Merge
+}
+
+// Erasure is what EraseProfile deleted.
+type Erasure struct {
+	Profiles    []string `json:"profiles"`
+	Identifiers int64    `json:"identifiers"`
+	Events      int64    `json:"events"`
+}
+
+// WriteKey is an ingestion key: a source of events.
+type WriteKey struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Hash      string     `json:"-"`      // SHA-256 of the secret, hex
+	Prefix    string     `json:"prefix"` // the secret's first characters, to recognise it
+	CreatedAt time.Time  `json:"createdAt"`
+	RevokedAt *time.Time `json:"revokedAt,omitempty"`
+}
+
+// QuarantineItem is an item rejected from an otherwise valid batch.
+type QuarantineItem struct {
+	ID         int64     `json:"id"`
+	SourceID   string    `json:"sourceId"`
+	ReceivedAt time.Time `json:"receivedAt"`
+	Index      int       `json:"index"`
+	Code       string    `json:"code"`
+	Field      string    `json:"field"`
+	Message    string    `json:"message"`
+	Payload    string    `json:"payload"`
+}

@@ -1,0 +1,354 @@
+// Package engine runs the stages after ingestion: a router that resolves
+// identities for events in log order and routes each event to the partition
+// worker that owns its profile (hash of the profile id), and the partition
+// workers, which apply a customer's inputs one at a time, in order, and
+// commit each batch of inputs in one transaction.
+//
+// The engine is fed by the ingest committer (Offer) and falls back to
+// reading the durable event log whenever it has fallen behind or restarted,
+// so an acknowledged event is always applied, exactly once (the store's
+// dedupe on messageId makes a replayed event a no-op).
+package engine
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/overture-cjo/overture/internal/core"
+	"github.com/overture-cjo/overture/internal/identity"
+)
+
+// Options configure an Engine.
+type Options struct {
+	Partitions      int           // partition workers (default 4)
+	BatchSize       int           // inputs per partition transaction (default 1000)
+	DedupeWindow    time.Duration // messageId dedupe window (default 7 days)
+	CheckpointEvery time.Duration // how often the replay point is saved (default 1s)
+	IdentityCache   int           // profiles whose identifiers stay in memory (default 1,000,000)
+	Clock           core.Clock
+	Logger          *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.Partitions <= 0 {
+		o.Partitions = 4
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 1000
+	}
+	if o.DedupeWindow <= 0 {
+		o.DedupeWindow = 7 * 24 * time.Hour
+	}
+	if o.CheckpointEvery <= 0 {
+		o.CheckpointEvery = time.Second
+	}
+	if o.IdentityCache <= 0 {
+		o.IdentityCache = 1_000_000
+	}
+	if o.Clock == nil {
+		o.Clock = core.RealClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Engine is the router and its partition workers.
+type Engine struct {
+	store    core.Store
+	opts     Options
+	log      *slog.Logger
+	resolver *identity.Resolver
+	parts    []*partition
+	live     chan []*core.Event
+	cmds     chan eraseInput
+
+	lastRouted atomic.Int64 // seq of the last event routed
+	offered    atomic.Int64 // seq of the last event offered (the log's end)
+	caughtUp   atomic.Bool
+	applied    atomic.Int64
+	duplicates atomic.Int64
+	dropped    atomic.Int64 // live batches not taken (read back from the log)
+	lastApply  atomic.Int64 // receivedAt (unix ns) of the last applied event
+}
+
+// New returns an engine over store.
+func New(store core.Store, opts Options) *Engine {
+	opts.defaults()
+	e := &Engine{
+		store:    store,
+		opts:     opts,
+		log:      opts.Logger,
+		resolver: identity.NewResolver(store, opts.IdentityCache),
+		live:     make(chan []*core.Event, 256),
+		cmds:     make(chan eraseInput),
+	}
+	for i := 0; i < opts.Partitions; i++ {
+		e.parts = append(e.parts, &partition{id: i, eng: e, in: make(chan input, 4*opts.BatchSize), wake: make(chan struct{}, 1)})
+	}
+	return e
+}
+
+// Offer hands the engine a durable group of events, in log order. It never
+// blocks: when the engine is behind, it drops the group and reads it back
+// from the log later.
+func (e *Engine) Offer(events []*core.Event) {
+	if len(events) == 0 {
+		return
+	}
+	e.offered.Store(events[len(events)-1].Seq)
+	select {
+	case e.live <- events:
+	default:
+		e.dropped.Add(1)
+	}
+}
+
+// PartitionOf returns the partition that owns a profile.
+func PartitionOf(profileID string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(profileID))
+	return int(h.Sum32() % uint32(n))
+}
+
+func (e *Engine) partOf(profileID string) *partition {
+	return e.parts[PartitionOf(profileID, len(e.parts))]
+}
+
+// Run replays what the log holds beyond the last checkpoint, then routes
+// live events until ctx is done. It returns after every partition worker has
+// finished its current batch.
+func (e *Engine) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	pctx, stopParts := context.WithCancel(context.WithoutCancel(ctx))
+	for _, p := range e.parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.run(pctx)
+		}()
+	}
+	defer func() {
+		stopParts()
+		wg.Wait()
+	}()
+
+	merges, err := e.store.PendingMerges(ctx)
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	for _, m := range merges {
+		e.partOf(m.From).send(input{barrier: &m})
+	}
+	cp, err := e.store.Checkpoint(ctx)
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	e.lastRouted.Store(cp)
+	saved := cp
+	e.log.Info("engine starting", "partitions", len(e.parts), "checkpoint", cp, "pendingMerges", len(merges))
+
+	tick := time.NewTicker(e.opts.CheckpointEvery)
+	defer tick.Stop()
+	catchUp := true
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if catchUp {
+			evs, err := e.store.ReadLog(ctx, e.lastRouted.Load(), e.opts.BatchSize)
+			if err != nil {
+				e.log.Error("read event log", "err", err)
+				sleep(ctx, 100*time.Millisecond)
+				continue
+			}
+			if len(evs) == 0 {
+				if !e.caughtUp.Load() {
+					e.log.Info("engine caught up with the event log", "seq", e.lastRouted.Load())
+				}
+				catchUp = false
+				e.caughtUp.Store(true)
+				continue
+			}
+			e.route(ctx, evs)
+			select {
+			case c := <-e.cmds:
+				e.erase(ctx, c)
+			case <-tick.C:
+				saved = e.checkpoint(ctx, saved)
+			default:
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case evs := <-e.live:
+			last := e.lastRouted.Load()
+			for len(evs) > 0 && evs[0].Seq <= last {
+				evs = evs[1:]
+			}
+			if len(evs) == 0 {
+				continue
+			}
+			if evs[0].Seq != last+1 {
+				catchUp = true // a group was dropped: read it from the log
+				continue
+			}
+			e.route(ctx, evs)
+		case c := <-e.cmds:
+			e.erase(ctx, c)
+		case <-tick.C:
+			saved = e.checkpoint(ctx, saved)
+		}
+	}
+}
+
+// route resolves identities for events (in log order), then hands each
+// merge and event to its partition.
+func (e *Engine) route(ctx context.Context, evs []*core.Event) {
+	var res []identity.Resolved
+	for {
+		var err error
+		res, err = e.resolver.Resolve(ctx, evs)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		e.log.Error("identity resolution failed; retrying", "err", err)
+		sleep(ctx, 200*time.Millisecond)
+	}
+	for i := range res {
+		r := &res[i]
+		for j := range r.Merges {
+			m := r.Merges[j]
+			e.partOf(m.From).send(input{barrier: &m})
+		}
+		p := e.partOf(r.Event.ProfileID)
+		p.lastSent.Store(r.Event.Seq)
+		p.send(input{ev: r.Event, facts: r.Facts})
+	}
+	e.lastRouted.Store(evs[len(evs)-1].Seq)
+}
+
+// checkpoint saves the highest seq below which every event is applied.
+func (e *Engine) checkpoint(ctx context.Context, saved int64) int64 {
+	cp := e.lastRouted.Load()
+	for _, p := range e.parts {
+		if done := p.done.Load(); p.lastSent.Load() > done && done < cp {
+			cp = done
+		}
+	}
+	if cp <= saved {
+		return saved
+	}
+	if err := e.store.SaveCheckpoint(ctx, cp); err != nil {
+		e.log.Error("save checkpoint", "err", err)
+		return saved
+	}
+	return cp
+}
+
+type eraseInput struct {
+	profileID string
+	reply     chan eraseResult
+}
+
+type eraseResult struct {
+	erasure core.Erasure
+	err     error
+}
+
+// Erase deletes a profile, the profiles merged into it, their identifiers
+// and events. It runs in order with the profile's other inputs: events
+// routed before it are applied and then erased; identifiers seen after it
+// start a new profile.
+func (e *Engine) Erase(ctx context.Context, profileID string) (core.Erasure, error) {
+	in := eraseInput{profileID: profileID, reply: make(chan eraseResult, 1)}
+	select {
+	case e.cmds <- in:
+	case <-ctx.Done():
+		return core.Erasure{}, ctx.Err()
+	}
+	select {
+	case r := <-in.reply:
+		return r.erasure, r.err
+	case <-ctx.Done():
+		return core.Erasure{}, ctx.Err()
+	}
+}
+
+// erase runs on the router goroutine: no event is routed until the
+// partition has carried it out, so none can slip onto the erased profile.
+func (e *Engine) erase(ctx context.Context, in eraseInput) {
+	e.resolver.Forget(in.profileID)
+	reply := make(chan eraseResult, 1)
+	e.partOf(in.profileID).send(input{erase: &eraseInput{profileID: in.profileID, reply: reply}})
+	select {
+	case r := <-reply:
+		in.reply <- r
+	case <-ctx.Done():
+		in.reply <- eraseResult{err: ctx.Err()}
+	}
+}
+
+// Stats is a snapshot of the engine's progress.
+type Stats struct {
+	LastRouted  int64 // seq of the last event routed to a partition
+	LastOffered int64 // seq of the last event the committer handed over
+	Applied     int64 // events applied to profiles since start
+	Duplicates  int64 // events dropped as duplicates since start
+	Dropped     int64 // live groups read back from the log instead
+	CaughtUp    bool  // the start-up replay has finished
+	Queued      int   // inputs waiting in partition queues
+	Created     int64 // profiles created
+	Merges      int64 // profile merges
+	Conflicts   int64 // identifiers left on another known profile
+	LastApplied time.Time
+}
+
+// Stats returns a snapshot.
+func (e *Engine) Stats() Stats {
+	s := Stats{
+		LastRouted: e.lastRouted.Load(), LastOffered: e.offered.Load(),
+		Applied: e.applied.Load(), Duplicates: e.duplicates.Load(), Dropped: e.dropped.Load(),
+		CaughtUp: e.caughtUp.Load(),
+	}
+	if n := e.lastApply.Load(); n > 0 {
+		s.LastApplied = time.Unix(0, n).UTC()
+	}
+	for _, p := range e.parts {
+		s.Queued += len(p.in)
+	}
+	s.Created, s.Merges, s.Conflicts = e.resolver.Stats()
+	return s
+}
+
+// Idle reports whether every event offered so far has been applied.
+func (e *Engine) Idle() bool {
+	if e.lastRouted.Load() < e.offered.Load() {
+		return false
+	}
+	for _, p := range e.parts {
+		if p.lastSent.Load() > p.done.Load() || len(p.in) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

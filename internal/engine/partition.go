@@ -1,0 +1,248 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/overture-cjo/overture/internal/core"
+)
+
+// input is one thing for a partition worker to handle.
+type input struct {
+	ev      *core.Event
+	facts   core.Facts
+	barrier *core.Merge // this partition owns From: finish it, then pass it on
+	absorb  *core.Merge // this partition owns Into: fold From into it
+	erase   *eraseInput
+}
+
+// partition is one worker: it owns the profiles that hash to it.
+type partition struct {
+	id  int
+	eng *Engine
+	in  chan input
+
+	mu    sync.Mutex // guards extra
+	extra []input    // absorbs passed from other partitions (unbounded, so workers never wait on each other)
+	wake  chan struct{}
+
+	lastSent atomic.Int64 // seq of the last event the router sent here
+	done     atomic.Int64 // seq of the last event committed here
+}
+
+func (p *partition) send(in input) { p.in <- in }
+
+// pass queues an input from another partition without blocking.
+func (p *partition) pass(in input) {
+	p.mu.Lock()
+	p.extra = append(p.extra, in)
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (p *partition) takeExtra(batch []input) []input {
+	p.mu.Lock()
+	batch = append(batch, p.extra...)
+	p.extra = p.extra[:0]
+	p.mu.Unlock()
+	return batch
+}
+
+func (p *partition) run(ctx context.Context) {
+	max := p.eng.opts.BatchSize
+	batch := make([]input, 0, max)
+	for {
+		batch = p.takeExtra(batch[:0])
+		if len(batch) == 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case in := <-p.in:
+				batch = append(batch, in)
+			case <-p.wake:
+				continue
+			}
+		}
+	fill:
+		for len(batch) < max {
+			select {
+			case in := <-p.in:
+				batch = append(batch, in)
+			default:
+				break fill
+			}
+		}
+		p.process(ctx, batch)
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// process handles a batch: runs of events and absorbs are committed
+// together; a barrier or an erasure cuts the run, since it must see what
+// came before it committed.
+func (p *partition) process(ctx context.Context, batch []input) {
+	for i := 0; i < len(batch); {
+		j := i
+		for j < len(batch) && batch[j].barrier == nil && batch[j].erase == nil {
+			j++
+		}
+		if j > i {
+			p.retry(ctx, func() error { return p.commit(ctx, batch[i:j]) })
+		}
+		if j < len(batch) {
+			in := batch[j]
+			switch {
+			case in.barrier != nil:
+				// Everything From had here is committed: hand it over.
+				m := *in.barrier
+				p.eng.partOf(m.Into).pass(input{absorb: &m})
+			case in.erase != nil:
+				er, err := p.eng.store.EraseProfile(ctx, in.erase.profileID)
+				in.erase.reply <- eraseResult{er, err}
+			}
+			j++
+		}
+		i = j
+	}
+}
+
+// retry runs fn until it succeeds or ctx ends: a partition never skips
+// an input.
+func (p *partition) retry(ctx context.Context, fn func() error) {
+	for delay := 50 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
+		err := fn()
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		p.eng.log.Error("partition commit failed; retrying", "partition", p.id, "err", err)
+		sleep(ctx, delay)
+	}
+}
+
+// commit applies a run of events and absorbs in one transaction.
+func (p *partition) commit(ctx context.Context, run []input) error {
+	eng := p.eng
+	ids := make([]string, 0, len(run))
+	seen := make(map[string]bool, len(run))
+	add := func(id string) {
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	events := make([]*core.Event, 0, len(run))
+	for _, in := range run {
+		switch {
+		case in.ev != nil:
+			add(in.ev.ProfileID)
+			events = append(events, in.ev)
+		case in.absorb != nil:
+			add(in.absorb.From)
+			add(in.absorb.Into)
+		}
+	}
+	profiles, err := eng.store.LoadProfiles(ctx, ids)
+	if err != nil {
+		return err
+	}
+	// An absorb whose target has itself been merged away moves on to the
+	// target's survivor.
+	var forward []core.Merge
+	now := eng.opts.Clock.Now()
+	var last int64
+	var lastRecv time.Time
+	nFresh := 0
+	dups, err := eng.store.ApplyBatch(ctx, &core.ApplyBatch{Events: events, DedupeSince: now.Add(-eng.opts.DedupeWindow)},
+		func(fresh []*core.Event) (*core.PartitionCommit, error) {
+			forward = forward[:0]
+			nFresh = len(fresh)
+			dirty := map[string]*core.Profile{}
+			get := func(id string) *core.Profile {
+				if pr := dirty[id]; pr != nil {
+					return pr
+				}
+				pr := profiles[id]
+				if pr == nil {
+					pr = core.NewProfile(id, now)
+				} else {
+					pr = cloneProfile(pr)
+				}
+				dirty[id] = pr
+				return pr
+			}
+			c := &core.PartitionCommit{}
+			k := 0
+			for _, in := range run {
+				switch {
+				case in.ev != nil:
+					if k < len(fresh) && fresh[k] == in.ev {
+						k++
+						get(in.ev.ProfileID).Apply(in.ev, &in.facts)
+					}
+				case in.absorb != nil:
+					m := *in.absorb
+					into := get(m.Into)
+					if into.MergedInto != "" {
+						forward = append(forward, core.Merge{From: m.From, Into: into.MergedInto})
+						continue
+					}
+					from := get(m.From)
+					if from.MergedInto == "" {
+						into.Absorb(from)
+						from.MergedInto = m.Into
+					}
+					c.Merges = append(c.Merges, m)
+				}
+			}
+			for _, pr := range dirty {
+				c.Profiles = append(c.Profiles, pr)
+			}
+			return c, nil
+		})
+	if err != nil {
+		return err
+	}
+	for _, m := range forward {
+		eng.partOf(m.Into).pass(input{absorb: &m})
+	}
+	for _, e := range events {
+		last = e.Seq
+		lastRecv = e.ReceivedAt
+	}
+	if last > 0 {
+		p.done.Store(last)
+		eng.lastApply.Store(lastRecv.UnixNano())
+	}
+	eng.applied.Add(int64(nFresh))
+	eng.duplicates.Add(int64(dups))
+	return nil
+}
+
+// cloneProfile copies a loaded profile so a failed transaction leaves the
+// loaded one untouched for the retry.
+func cloneProfile(p *core.Profile) *core.Profile {
+	c := *p
+	c.Traits = cloneMap(p.Traits)
+	c.Consent = cloneMap(p.Consent)
+	c.Counts = cloneMap(p.Counts)
+	c.Merged = append([]string(nil), p.Merged...)
+	return &c
+}
+
+func cloneMap[K comparable, V any](m map[K]V) map[K]V {
+	if m == nil {
+		return nil
+	}
+	c := make(map[K]V, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}

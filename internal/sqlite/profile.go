@@ -1,0 +1,194 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/overture-cjo/overture/internal/core"
+)
+
+// LoadProfiles implements core.Store.
+func (s *Store) LoadProfiles(ctx context.Context, ids []string) (map[string]*core.Profile, error) {
+	out := make(map[string]*core.Profile, len(ids))
+	err := chunks(ids, func(part []string) error {
+		rows, err := s.r.QueryContext(ctx, `SELECT body FROM profiles WHERE id IN (`+inList(len(part))+`)`, anys(part)...)
+		if err != nil {
+			return fmt.Errorf("load profiles: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var body []byte
+			if err := rows.Scan(&body); err != nil {
+				return err
+			}
+			p := new(core.Profile)
+			if err := json.Unmarshal(body, p); err != nil {
+				return fmt.Errorf("decode profile: %w", err)
+			}
+			out[p.ID] = p
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// ApplyBatch implements core.Store.
+func (s *Store) ApplyBatch(ctx context.Context, b *core.ApplyBatch, fn func(fresh []*core.Event) (*core.PartitionCommit, error)) (int, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("apply: %w", err)
+	}
+	defer tx.Rollback()
+	fresh := make([]*core.Event, 0, len(b.Events))
+	if len(b.Events) > 0 {
+		dedupe, err := tx.PrepareContext(ctx, `INSERT INTO dedupe (source_id, message_id, seen_at) VALUES (?, ?, ?)
+			ON CONFLICT (source_id, message_id) DO UPDATE SET seen_at = excluded.seen_at WHERE dedupe.seen_at < ?`)
+		if err != nil {
+			return 0, fmt.Errorf("apply: %w", err)
+		}
+		insert, err := tx.PrepareContext(ctx, `INSERT INTO events (seq, source_id, message_id, type, label, timestamp, received_at, profile_id, body)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING`)
+		if err != nil {
+			return 0, fmt.Errorf("apply: %w", err)
+		}
+		since := nanos(b.DedupeSince)
+		buf := make([]byte, 0, 1024)
+		for _, e := range b.Events {
+			r, err := dedupe.ExecContext(ctx, e.SourceID, e.MessageID, nanos(e.ReceivedAt), since)
+			if err != nil {
+				return 0, fmt.Errorf("apply dedupe: %w", err)
+			}
+			if n, _ := r.RowsAffected(); n == 0 {
+				continue
+			}
+			buf = e.AppendJSON(buf[:0])
+			if _, err := insert.ExecContext(ctx, e.Seq, e.SourceID, e.MessageID, e.Type, e.Label(), nanos(e.Timestamp), nanos(e.ReceivedAt), e.ProfileID, buf); err != nil {
+				return 0, fmt.Errorf("apply event %d: %w", e.Seq, err)
+			}
+			fresh = append(fresh, e)
+		}
+	}
+	c, err := fn(fresh)
+	if err != nil {
+		return 0, err
+	}
+	for _, m := range c.Merges {
+		if _, err := tx.ExecContext(ctx, `UPDATE events SET profile_id = ? WHERE profile_id = ?`, m.Into, m.From); err != nil {
+			return 0, fmt.Errorf("move events: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE profiles SET merged_into = ? WHERE merged_into = ?`, m.Into, m.From); err != nil {
+			return 0, fmt.Errorf("forward tombstones: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM merges WHERE from_id = ?`, m.From); err != nil {
+			return 0, fmt.Errorf("complete merge: %w", err)
+		}
+	}
+	if len(c.Profiles) > 0 {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO profiles (id, merged_into, body) VALUES (?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET merged_into = excluded.merged_into, body = excluded.body`)
+		if err != nil {
+			return 0, fmt.Errorf("apply: %w", err)
+		}
+		for _, p := range c.Profiles {
+			body, err := json.Marshal(p)
+			if err != nil {
+				return 0, err
+			}
+			var into any
+			if p.MergedInto != "" {
+				into = p.MergedInto
+			}
+			if _, err := st.ExecContext(ctx, p.ID, into, body); err != nil {
+				return 0, fmt.Errorf("save profile: %w", err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("apply commit: %w", err)
+	}
+	return len(b.Events) - len(fresh), nil
+}
+
+// GetProfile implements core.Store.
+func (s *Store) GetProfile(ctx context.Context, id string) (*core.Profile, error) {
+	for hops := 0; hops < 16; hops++ {
+		var body []byte
+		var into sql.NullString
+		err := s.r.QueryRowContext(ctx, `SELECT body, merged_into FROM profiles WHERE id = ?`, id).Scan(&body, &into)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, core.Errorf(core.ENOTFOUND, "id", "profile %q not found", id)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("get profile: %w", err)
+		}
+		if into.Valid && into.String != "" {
+			id = into.String
+			continue
+		}
+		p := new(core.Profile)
+		if err := json.Unmarshal(body, p); err != nil {
+			return nil, fmt.Errorf("decode profile: %w", err)
+		}
+		return p, nil
+	}
+	return nil, fmt.Errorf("get profile %q: merge chain too long", id)
+}
+
+// EraseProfile implements core.Store.
+func (s *Store) EraseProfile(ctx context.Context, id string) (core.Erasure, error) {
+	var er core.Erasure
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return er, fmt.Errorf("erase: %w", err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM profiles WHERE id = ?`, id).Scan(&n); err != nil {
+		return er, fmt.Errorf("erase: %w", err)
+	}
+	if n == 0 {
+		return er, core.Errorf(core.ENOTFOUND, "id", "profile %q not found", id)
+	}
+	ids := []string{id}
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM profiles WHERE merged_into = ?`, id)
+	if err != nil {
+		return er, fmt.Errorf("erase: %w", err)
+	}
+	for rows.Next() {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			rows.Close()
+			return er, err
+		}
+		ids = append(ids, m)
+	}
+	rows.Close()
+	for _, pid := range ids {
+		r, err := tx.ExecContext(ctx, `DELETE FROM events WHERE profile_id = ?`, pid)
+		if err != nil {
+			return er, fmt.Errorf("erase events: %w", err)
+		}
+		n, _ := r.RowsAffected()
+		er.Events += n
+		r, err = tx.ExecContext(ctx, `DELETE FROM identities WHERE profile_id = ?`, pid)
+		if err != nil {
+			return er, fmt.Errorf("erase identities: %w", err)
+		}
+		n, _ = r.RowsAffected()
+		er.Identifiers += n
+		if _, err := tx.ExecContext(ctx, `DELETE FROM merges WHERE from_id = ? OR into_id = ?`, pid, pid); err != nil {
+			return er, fmt.Errorf("erase merges: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM profiles WHERE id = ?`, pid); err != nil {
+			return er, fmt.Errorf("erase profile: %w", err)
+		}
+		er.Profiles = append(er.Profiles, pid)
+	}
+	if err := tx.Commit(); err != nil {
+		return er, fmt.Errorf("erase: %w", err)
+	}
+	return er, nil
+}
