@@ -10,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/overture-cjo/overture/internal/core"
@@ -50,6 +51,10 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("DELETE /v1/keys/{id}", s.admin(s.revokeKey))
 	mux.Handle("GET /v1/stats", s.admin(s.stats))
 
+	mux.Handle("GET /debug/pprof/", s.adminHTTP(http.HandlerFunc(pprof.Index)))
+	mux.Handle("GET /debug/pprof/profile", s.adminHTTP(http.HandlerFunc(pprof.Profile)))
+	mux.Handle("GET /debug/pprof/trace", s.adminHTTP(http.HandlerFunc(pprof.Trace)))
+
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})
@@ -74,6 +79,14 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	}
 	st := s.Engine.Stats()
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "caughtUp": st.CaughtUp})
+}
+
+// adminHTTP guards a plain handler with the admin token.
+func (s *Server) adminHTTP(h http.Handler) http.Handler {
+	return s.admin(func(w http.ResponseWriter, r *http.Request) error {
+		h.ServeHTTP(w, r)
+		return nil
+	})
 }
 
 // admin wraps an admin handler with bearer-token authentication.

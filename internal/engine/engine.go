@@ -30,6 +30,7 @@ type Options struct {
 	DedupeWindow    time.Duration // messageId dedupe window (default 7 days)
 	CheckpointEvery time.Duration // how often the replay point is saved (default 1s)
 	IdentityCache   int           // profiles whose identifiers stay in memory (default 1,000,000)
+	ProfileCache    int           // profiles each partition keeps in memory (default 100,000)
 	Clock           core.Clock
 	Logger          *slog.Logger
 }
@@ -49,6 +50,9 @@ func (o *Options) defaults() {
 	}
 	if o.IdentityCache <= 0 {
 		o.IdentityCache = 1_000_000
+	}
+	if o.ProfileCache <= 0 {
+		o.ProfileCache = 100_000
 	}
 	if o.Clock == nil {
 		o.Clock = core.RealClock{}

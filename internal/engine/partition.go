@@ -30,6 +30,33 @@ type partition struct {
 
 	lastSent atomic.Int64 // seq of the last event the router sent here
 	done     atomic.Int64 // seq of the last event committed here
+
+	// cache holds the committed state of profiles this partition owns;
+	// only this partition's goroutine touches it.
+	cache map[string]*core.Profile
+}
+
+// remember caches committed profiles that this partition owns.
+func (p *partition) remember(profiles []*core.Profile) {
+	if p.cache == nil {
+		p.cache = make(map[string]*core.Profile)
+	}
+	max := p.eng.opts.ProfileCache
+	for _, pr := range profiles {
+		if PartitionOf(pr.ID, len(p.eng.parts)) != p.id {
+			continue
+		}
+		if len(p.cache) >= max {
+			n := max / 10
+			for id := range p.cache {
+				if n--; n < 0 {
+					break
+				}
+				delete(p.cache, id)
+			}
+		}
+		p.cache[pr.ID] = pr
+	}
 }
 
 func (p *partition) send(in input) { p.in <- in }
@@ -102,9 +129,11 @@ func (p *partition) process(ctx context.Context, batch []input) {
 			case in.barrier != nil:
 				// Everything From had here is committed: hand it over.
 				m := *in.barrier
+				delete(p.cache, m.From)
 				p.eng.partOf(m.Into).pass(input{absorb: &m})
 			case in.erase != nil:
 				er, err := p.eng.store.EraseProfile(ctx, in.erase.profileID)
+				clear(p.cache)
 				in.erase.reply <- eraseResult{er, err}
 			}
 			j++
@@ -148,10 +177,25 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 			add(in.absorb.Into)
 		}
 	}
-	profiles, err := eng.store.LoadProfiles(ctx, ids)
-	if err != nil {
-		return err
+	profiles := make(map[string]*core.Profile, len(ids))
+	missing := ids[:0:0]
+	for _, id := range ids {
+		if pr, ok := p.cache[id]; ok {
+			profiles[id] = pr
+		} else {
+			missing = append(missing, id)
+		}
 	}
+	if len(missing) > 0 {
+		loaded, err := eng.store.LoadProfiles(ctx, missing)
+		if err != nil {
+			return err
+		}
+		for id, pr := range loaded {
+			profiles[id] = pr
+		}
+	}
+	var written []*core.Profile
 	// An absorb whose target has itself been merged away moves on to the
 	// target's survivor.
 	var forward []core.Merge
@@ -204,11 +248,13 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 			for _, pr := range dirty {
 				c.Profiles = append(c.Profiles, pr)
 			}
+			written = c.Profiles
 			return c, nil
 		})
 	if err != nil {
 		return err
 	}
+	p.remember(written)
 	for _, m := range forward {
 		eng.partOf(m.Into).pass(input{absorb: &m})
 	}

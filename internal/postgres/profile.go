@@ -40,10 +40,17 @@ func (s *Store) LoadProfiles(ctx context.Context, ids []string) (map[string]*cor
 	return out, nil
 }
 
-// dedupeSQL claims one (source, messageId): it affects a row, and the event
+// claimSQL claims one (source, messageId): it affects a row, and the event
 // is fresh, unless the pair was already applied at or after $4.
-const dedupeSQL = `INSERT INTO dedupe (source_id, message_id, seen_at) VALUES ($1, $2, $3)
+const claimSQL = `INSERT INTO dedupe (source_id, message_id, seen_at) VALUES ($1, $2, $3)
 	ON CONFLICT (source_id, message_id) DO UPDATE SET seen_at = excluded.seen_at WHERE dedupe.seen_at < $4`
+
+// claimAllSQL is claimSQL for many distinct pairs in one statement; it
+// returns the pairs claimed.
+const claimAllSQL = `INSERT INTO dedupe (source_id, message_id, seen_at)
+	SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[])
+	ON CONFLICT (source_id, message_id) DO UPDATE SET seen_at = excluded.seen_at WHERE dedupe.seen_at < $4
+	RETURNING source_id, message_id`
 
 // insertEventsSQL adds fresh events to the timeline in one statement; an
 // event already there (a replay) is left as it is.
@@ -56,11 +63,9 @@ const upsertProfilesSQL = `INSERT INTO profiles (id, merged_into, body)
 	SELECT id, nullif(m, ''), body FROM unnest($1::text[], $2::text[], $3::bytea[]) AS t(id, m, body)
 	ON CONFLICT (id) DO UPDATE SET merged_into = excluded.merged_into, body = excluded.body`
 
-// ApplyBatch implements core.Store in one transaction. The dedupe claims go
-// as one pipelined batch of single-row upserts, in event order, so that a
-// pair repeated within the batch is settled exactly as one event after
-// another would be; the fresh events then go in with one insert, and what fn
-// returns with one more round trip.
+// ApplyBatch implements core.Store in one transaction: a statement to claim
+// the events' dedupe entries, one to add the fresh ones to the timeline,
+// then fn, then one round trip for what fn returned, and the commit.
 func (s *Store) ApplyBatch(ctx context.Context, b *core.ApplyBatch, fn func(fresh []*core.Event) (*core.PartitionCommit, error)) (int, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
@@ -69,23 +74,7 @@ func (s *Store) ApplyBatch(ctx context.Context, b *core.ApplyBatch, fn func(fres
 	defer tx.Rollback(ctx)
 	fresh := make([]*core.Event, 0, len(b.Events))
 	if len(b.Events) > 0 {
-		since := nanos(b.DedupeSince)
-		claims := &pgx.Batch{}
-		for _, e := range b.Events {
-			claims.Queue(dedupeSQL, e.SourceID, []byte(e.MessageID), nanos(e.ReceivedAt), since)
-		}
-		res := tx.SendBatch(ctx, claims)
-		for _, e := range b.Events {
-			ct, err := res.Exec()
-			if err != nil {
-				res.Close()
-				return 0, fmt.Errorf("apply dedupe: %w", err)
-			}
-			if ct.RowsAffected() > 0 {
-				fresh = append(fresh, e)
-			}
-		}
-		if err := res.Close(); err != nil {
+		if fresh, err = claim(ctx, tx, b.Events, nanos(b.DedupeSince)); err != nil {
 			return 0, fmt.Errorf("apply dedupe: %w", err)
 		}
 		if err := insertEvents(ctx, tx, fresh); err != nil {
@@ -119,6 +108,66 @@ func (s *Store) ApplyBatch(ctx context.Context, b *core.ApplyBatch, fn func(fres
 		return 0, fmt.Errorf("apply commit: %w", err)
 	}
 	return len(b.Events) - len(fresh), nil
+}
+
+// dedupeKey is an event's dedupe identity.
+type dedupeKey struct{ source, message string }
+
+// claim claims the dedupe entries of events and returns those that are
+// fresh, in order. When every pair is distinct (the usual case) that is one
+// statement: the rows do not interact, so the outcome is the same as
+// claiming them one by one. A pair repeated in the batch depends on the
+// claim before it, so then the claims go one by one, pipelined in one round
+// trip.
+func claim(ctx context.Context, tx pgx.Tx, events []*core.Event, since int64) ([]*core.Event, error) {
+	n := len(events)
+	keys := make(map[dedupeKey]bool, n)
+	sources, messages, seen := make([]string, n), make([][]byte, n), make([]int64, n)
+	for i, e := range events {
+		keys[dedupeKey{e.SourceID, e.MessageID}] = false
+		sources[i], messages[i], seen[i] = e.SourceID, []byte(e.MessageID), nanos(e.ReceivedAt)
+	}
+	fresh := make([]*core.Event, 0, n)
+	if len(keys) < n {
+		b := &pgx.Batch{}
+		for i := range events {
+			b.Queue(claimSQL, sources[i], messages[i], seen[i], since)
+		}
+		res := tx.SendBatch(ctx, b)
+		defer res.Close()
+		for _, e := range events {
+			ct, err := res.Exec()
+			if err != nil {
+				return nil, err
+			}
+			if ct.RowsAffected() > 0 {
+				fresh = append(fresh, e)
+			}
+		}
+		return fresh, res.Close()
+	}
+	rows, err := tx.Query(ctx, claimAllSQL, sources, messages, seen, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var source string
+	var message []byte
+	for rows.Next() {
+		if err := rows.Scan(&source, &message); err != nil {
+			return nil, err
+		}
+		keys[dedupeKey{source, string(message)}] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, e := range events {
+		if keys[dedupeKey{e.SourceID, e.MessageID}] {
+			fresh = append(fresh, e)
+		}
+	}
+	return fresh, nil
 }
 
 // insertEvents adds events to the timeline with one statement.

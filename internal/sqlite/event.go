@@ -77,8 +77,13 @@ func (s *Store) Checkpoint(ctx context.Context) (int64, error) {
 
 // SaveCheckpoint implements core.Store.
 func (s *Store) SaveCheckpoint(ctx context.Context, seq int64) error {
-	if _, err := s.w.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('checkpoint', ?)
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, strconv.FormatInt(seq, 10)); err != nil {
+	// Durable before the log below it is dropped.
+	err := s.durably(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('checkpoint', ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, strconv.FormatInt(seq, 10))
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("save checkpoint: %w", err)
 	}
 	if s.log == nil {
@@ -126,20 +131,18 @@ func (s *Store) PruneDedupe(ctx context.Context, before time.Time) (int64, error
 
 // Quarantine implements core.Store.
 func (s *Store) Quarantine(ctx context.Context, items []*core.QuarantineItem) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("quarantine: %w", err)
-	}
-	defer tx.Rollback()
-	for _, it := range items {
-		r, err := tx.ExecContext(ctx, `INSERT INTO quarantine (source_id, received_at, idx, code, field, message, payload) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			it.SourceID, nanos(it.ReceivedAt), it.Index, it.Code, it.Field, it.Message, it.Payload)
-		if err != nil {
-			return fmt.Errorf("quarantine: %w", err)
+	err := s.durably(ctx, func(tx *sql.Tx) error {
+		for _, it := range items {
+			r, err := tx.ExecContext(ctx, `INSERT INTO quarantine (source_id, received_at, idx, code, field, message, payload) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				it.SourceID, nanos(it.ReceivedAt), it.Index, it.Code, it.Field, it.Message, it.Payload)
+			if err != nil {
+				return err
+			}
+			it.ID, _ = r.LastInsertId()
 		}
-		it.ID, _ = r.LastInsertId()
-	}
-	if err := tx.Commit(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("quarantine: %w", err)
 	}
 	return nil

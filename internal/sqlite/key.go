@@ -12,8 +12,11 @@ import (
 
 // CreateKey implements core.Store.
 func (s *Store) CreateKey(ctx context.Context, k *core.WriteKey) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO write_keys (id, name, hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)`,
-		k.ID, k.Name, k.Hash, k.Prefix, nanos(k.CreatedAt))
+	err := s.durably(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO write_keys (id, name, hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)`,
+			k.ID, k.Name, k.Hash, k.Prefix, nanos(k.CreatedAt))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("create key: %w", err)
 	}
@@ -40,11 +43,18 @@ func (s *Store) ListKeys(ctx context.Context) ([]*core.WriteKey, error) {
 
 // RevokeKey implements core.Store.
 func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) error {
-	r, err := s.w.ExecContext(ctx, `UPDATE write_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`, nanos(at), id)
+	var n int64
+	err := s.durably(ctx, func(tx *sql.Tx) error {
+		r, err := tx.ExecContext(ctx, `UPDATE write_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`, nanos(at), id)
+		if err == nil {
+			n, _ = r.RowsAffected()
+		}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("revoke key: %w", err)
 	}
-	if n, _ := r.RowsAffected(); n == 0 {
+	if n == 0 {
 		return core.Errorf(core.ENOTFOUND, "id", "write key %q not found", id)
 	}
 	return nil

@@ -140,11 +140,19 @@ func (s *Store) GetProfile(ctx context.Context, id string) (*core.Profile, error
 // EraseProfile implements core.Store.
 func (s *Store) EraseProfile(ctx context.Context, id string) (core.Erasure, error) {
 	var er core.Erasure
-	tx, err := s.w.BeginTx(ctx, nil)
+	err := s.durably(ctx, func(tx *sql.Tx) error {
+		var err error
+		er, err = eraseTx(ctx, tx, id)
+		return err
+	})
 	if err != nil {
-		return er, fmt.Errorf("erase: %w", err)
+		return core.Erasure{}, err
 	}
-	defer tx.Rollback()
+	return er, nil
+}
+
+func eraseTx(ctx context.Context, tx *sql.Tx, id string) (core.Erasure, error) {
+	var er core.Erasure
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM profiles WHERE id = ?`, id).Scan(&n); err != nil {
 		return er, fmt.Errorf("erase: %w", err)
@@ -186,9 +194,6 @@ func (s *Store) EraseProfile(ctx context.Context, id string) (core.Erasure, erro
 			return er, fmt.Errorf("erase profile: %w", err)
 		}
 		er.Profiles = append(er.Profiles, pid)
-	}
-	if err := tx.Commit(); err != nil {
-		return er, fmt.Errorf("erase: %w", err)
 	}
 	return er, nil
 }

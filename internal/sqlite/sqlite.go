@@ -1,7 +1,16 @@
 // Package sqlite is the embedded Store: an event log of segment files
-// (internal/eventlog) and one SQLite database in WAL mode with
-// synchronous=FULL beside it, both under one directory. Writes go through a
-// single connection (SQLite has one writer); reads use a pool.
+// (internal/eventlog) and one SQLite database in WAL mode beside it, both
+// under one directory. Writes go through a single connection (SQLite has one
+// writer); reads use a pool.
+//
+// Durability: the event log is fsync'd before any acknowledgement, and it
+// is the source of truth for everything derived from events. The database
+// runs with synchronous=NORMAL, so the state derived from the log (timeline,
+// profiles, identities, dedupe) is not fsync'd per transaction: after a power
+// loss SQLite's WAL keeps a consistent prefix of those transactions, and the
+// engine replays the log from the checkpoint, which is itself part of that
+// prefix. What does not come from the log (the quarantine, the checkpoint
+// before the log is trimmed, write keys) is written with synchronous=FULL.
 package sqlite
 
 import (
@@ -57,7 +66,7 @@ func OpenWithoutLog(ctx context.Context, dir string) (*Store, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	path := filepath.Join(dir, "overture.db")
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(off)&_txlock=immediate"
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(off)&_txlock=immediate"
 	w, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
@@ -140,6 +149,29 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// durably runs fn in a transaction that is fsync'd on commit, on the
+// writer connection.
+func (s *Store) durably(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = FULL`); err != nil {
+		return err
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = NORMAL`)
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // inList returns "?,?,?" for n placeholders.

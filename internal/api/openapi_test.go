@@ -1,0 +1,64 @@
+package api
+
+import (
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// TestOpenAPICoversRoutes keeps openapi.yaml true: every path and method the
+// server routes is documented, and nothing documented is missing.
+func TestOpenAPICoversRoutes(t *testing.T) {
+	ts := newTestServer(t)
+	doc := string(OpenAPI)
+	pathRe := regexp.MustCompile(`(?m)^  (/[^:]*):\s*$`)
+	var documented []string
+	for _, m := range pathRe.FindAllStringSubmatch(doc, -1) {
+		documented = append(documented, m[1])
+	}
+	sort.Strings(documented)
+	routes := map[string][]string{}
+	for _, typ := range []string{"track", "identify", "page", "screen", "group", "alias", "batch", "import", "cloudevents"} {
+		routes["/v1/"+typ] = []string{"post"}
+	}
+	for p, ms := range map[string][]string{
+		"/v1/profiles": {"get"}, "/v1/profiles/{id}": {"get", "delete"}, "/v1/profiles/{id}/events": {"get"},
+		"/v1/quarantine": {"get"}, "/v1/keys": {"get", "post"}, "/v1/keys/{id}": {"delete"}, "/v1/stats": {"get"},
+		"/healthz": {"get"}, "/readyz": {"get"}, "/metrics": {"get"}, "/openapi.yaml": {"get"},
+		"/debug/pprof/": {"get"}, "/debug/pprof/profile": {"get"}, "/debug/pprof/trace": {"get"},
+	} {
+		routes[p] = ms
+	}
+	if len(documented) != len(routes) {
+		t.Errorf("openapi.yaml documents %d paths, the server has %d: %v", len(documented), len(routes), documented)
+	}
+	for p, methods := range routes {
+		i := strings.Index(doc, "\n  "+p+":")
+		if i < 0 {
+			t.Errorf("%s is not documented", p)
+			continue
+		}
+		section := doc[i+1:]
+		if j := pathRe.FindStringIndex(section[len(p)+3:]); j != nil {
+			section = section[:len(p)+3+j[0]]
+		}
+		for _, m := range methods {
+			if !strings.Contains(section, "    "+m+":") {
+				t.Errorf("%s %s is not documented", strings.ToUpper(m), p)
+			}
+			// And the server really answers it (not the catch-all 404).
+			concrete := strings.ReplaceAll(p, "{id}", "x")
+			req, _ := http.NewRequest(strings.ToUpper(m), ts.URL+concrete, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusNotFound && !strings.Contains(p, "{id}") || resp.StatusCode == http.StatusMethodNotAllowed {
+				t.Errorf("%s %s: server answers %d", strings.ToUpper(m), p, resp.StatusCode)
+			}
+		}
+	}
+}
