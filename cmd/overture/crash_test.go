@@ -16,9 +16,14 @@ import (
 // acknowledged event is on its profile's timeline exactly once and that the
 // profiles are complete, merges included.
 func TestCrashRecovery(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { crashRecovery(t) })
+	t.Run("postgres", func(t *testing.T) { crashRecovery(t, "OVERTURE_STORE="+postgresSchema(t)) })
+}
+
+func crashRecovery(t *testing.T, env ...string) {
 	data := t.TempDir()
 	addr := freeAddr(t)
-	s := startServer(t, data, addr)
+	s := startServer(t, data, addr, env...)
 
 	type user struct {
 		anon, id   string
@@ -96,7 +101,7 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatalf("only %d events acknowledged before the kill\n%s", ackedN.Load(), s.output())
 	}
 
-	s2 := startServer(t, data, addr)
+	s2 := startServer(t, data, addr, env...)
 	for _, b := range batches[:min(50, len(batches))] {
 		if st, err := postJSON(context.Background(), s2.url+"/v1/batch", b); err != nil || st != 200 {
 			t.Fatalf("re-send: %d %v", st, err)

@@ -55,8 +55,10 @@ func (e *Event) Label() string {
 	return e.Type
 }
 
-// eventWire is Event's JSON form: the Segment message shape.
-type eventWire struct {
+// EventWire is Event's JSON form: the Segment message shape. Adapters that
+// decode stored events with a faster JSON library decode into it and call
+// ToEvent.
+type EventWire struct {
 	Seq               int64           `json:"seq,omitempty"`
 	SourceID          string          `json:"sourceId,omitempty"`
 	MessageID         string          `json:"messageId"`
@@ -80,11 +82,17 @@ type eventWire struct {
 
 // UnmarshalJSON decodes the form written by AppendJSON.
 func (e *Event) UnmarshalJSON(b []byte) error {
-	var w eventWire
+	var w EventWire
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*e = Event{
+	*e = w.ToEvent()
+	return nil
+}
+
+// ToEvent converts the wire form to an Event.
+func (w *EventWire) ToEvent() Event {
+	e := Event{
 		Seq: w.Seq, SourceID: w.SourceID, MessageID: w.MessageID, Type: w.Type, Event: w.Event, Name: w.Name,
 		UserID: w.UserID, AnonymousID: w.AnonymousID, PreviousID: w.PreviousID, GroupID: w.GroupID,
 		Timestamp: w.Timestamp, ReceivedAt: w.ReceivedAt,
@@ -97,7 +105,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	if w.SentAt != nil {
 		e.SentAt = *w.SentAt
 	}
-	return nil
+	return e
 }
 
 // MarshalJSON encodes the event as a Segment-shaped message.

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 )
@@ -78,10 +79,10 @@ func DeriveFacts(e *Event) Facts {
 	var f Facts
 	var tr factsTraits
 	var ctx factsContext
-	if len(e.Traits) > 0 && (e.Type == TypeIdentify) {
+	if len(e.Traits) > 0 && e.Type == TypeIdentify && mentions(e.Traits, "email", "phone", "consent") {
 		_ = json.Unmarshal(e.Traits, &tr)
 	}
-	if len(e.Context) > 0 {
+	if len(e.Context) > 0 && mentions(e.Context, "traits", "timezone", "externalIds", "consent") {
 		_ = json.Unmarshal(e.Context, &ctx)
 	}
 	email, phone := tr.Email, tr.Phone
@@ -125,6 +126,18 @@ func DeriveFacts(e *Event) Facts {
 		}
 	}
 	return f
+}
+
+// mentions reports whether raw JSON contains any of the keys as a quoted
+// string: a cheap test that lets DeriveFacts skip decoding objects that
+// cannot hold a fact.
+func mentions(raw []byte, keys ...string) bool {
+	for _, k := range keys {
+		if bytes.Contains(raw, []byte(`"`+k+`"`)) {
+			return true
+		}
+	}
+	return false
 }
 
 func scalarString(v any) string {

@@ -27,6 +27,7 @@ import (
 type Options struct {
 	Partitions      int           // partition workers (default 4)
 	BatchSize       int           // inputs per partition transaction (default 1000)
+	Linger          time.Duration // how long a partition waits to fill a batch (default 5ms)
 	DedupeWindow    time.Duration // messageId dedupe window (default 7 days)
 	CheckpointEvery time.Duration // how often the replay point is saved (default 1s)
 	IdentityCache   int           // profiles whose identifiers stay in memory (default 1,000,000)
@@ -41,6 +42,9 @@ func (o *Options) defaults() {
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = 1000
+	}
+	if o.Linger <= 0 {
+		o.Linger = 5 * time.Millisecond
 	}
 	if o.DedupeWindow <= 0 {
 		o.DedupeWindow = 7 * 24 * time.Hour
@@ -137,6 +141,11 @@ func (e *Engine) Run(ctx context.Context) error {
 			p.run(pctx)
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		e.pruneDedupe(pctx)
+	}()
 	defer func() {
 		stopParts()
 		wg.Wait()
@@ -193,6 +202,17 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case evs := <-e.live:
+			// Take whatever else is waiting too: one resolution and
+			// one identity commit for all of it.
+		more:
+			for len(evs) < e.opts.BatchSize {
+				select {
+				case next := <-e.live:
+					evs = append(evs, next...)
+				default:
+					break more
+				}
+			}
 			last := e.lastRouted.Load()
 			for len(evs) > 0 && evs[0].Seq <= last {
 				evs = evs[1:]
@@ -346,6 +366,23 @@ func (e *Engine) Idle() bool {
 		}
 	}
 	return true
+}
+
+// pruneDedupe forgets message ids older than the dedupe window, at start
+// and then hourly.
+func (e *Engine) pruneDedupe(ctx context.Context) {
+	for {
+		n, err := e.store.PruneDedupe(ctx, e.opts.Clock.Now().Add(-e.opts.DedupeWindow))
+		if err != nil && ctx.Err() == nil {
+			e.log.Error("prune dedupe", "err", err)
+		} else if n > 0 {
+			e.log.Info("pruned dedupe entries", "count", n)
+		}
+		sleep(ctx, time.Hour)
+		if ctx.Err() != nil {
+			return
+		}
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) {

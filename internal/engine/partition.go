@@ -83,6 +83,8 @@ func (p *partition) takeExtra(batch []input) []input {
 func (p *partition) run(ctx context.Context) {
 	max := p.eng.opts.BatchSize
 	batch := make([]input, 0, max)
+	linger := time.NewTimer(0)
+	<-linger.C
 	for {
 		batch = p.takeExtra(batch[:0])
 		if len(batch) == 0 {
@@ -95,15 +97,26 @@ func (p *partition) run(ctx context.Context) {
 				continue
 			}
 		}
+		// Linger briefly so a trickle of inputs shares one transaction.
+		linger.Reset(p.eng.opts.Linger)
 	fill:
 		for len(batch) < max {
 			select {
 			case in := <-p.in:
 				batch = append(batch, in)
-			default:
+			case <-linger.C:
+				break fill
+			case <-ctx.Done():
 				break fill
 			}
 		}
+		if !linger.Stop() {
+			select {
+			case <-linger.C:
+			default:
+			}
+		}
+		batch = p.takeExtra(batch)
 		p.process(ctx, batch)
 		if ctx.Err() != nil {
 			return

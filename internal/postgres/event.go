@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/overture-cjo/overture/internal/core"
+	"github.com/overture-cjo/overture/internal/wire"
 )
 
 // Append implements core.Store. It draws one seq per event from log_seq,
@@ -78,8 +78,8 @@ func (s *Store) ReadLog(ctx context.Context, afterSeq int64, limit int) ([]*core
 		if err := rows.Scan(&seq, &body); err != nil {
 			return nil, fmt.Errorf("read log: %w", err)
 		}
-		e := new(core.Event)
-		if err := json.Unmarshal(body, e); err != nil {
+		e, err := wire.DecodeEvent(body)
+		if err != nil {
 			return nil, fmt.Errorf("decode logged event %d: %w", seq, err)
 		}
 		e.Seq = seq
@@ -139,8 +139,8 @@ func (s *Store) ListEvents(ctx context.Context, profileID string, beforeSeq int6
 		if err := rows.Scan(&seq, &body, &pid); err != nil {
 			return nil, fmt.Errorf("scan event: %w", err)
 		}
-		e := new(core.Event)
-		if err := json.Unmarshal(body, e); err != nil {
+		e, err := wire.DecodeEvent(body)
+		if err != nil {
 			return nil, fmt.Errorf("decode event %d: %w", seq, err)
 		}
 		e.Seq, e.ProfileID = seq, pid

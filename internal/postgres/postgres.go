@@ -6,12 +6,20 @@
 //
 // It mirrors internal/sqlite, and both pass internal/storetest. The
 // differences are physical only: the event log is the table log instead of
-// segment files (durable once its insert commits, with synchronous_commit
+// segment files (durable once its COPY commits, with synchronous_commit
 // on), and strings that come from clients (message ids, event names,
 // identifier values, quarantined payloads) are stored as bytea, because
 // PostgreSQL text cannot hold a NUL byte or invalid UTF-8 and such a value
 // must not stall a partition. Times are unix nanoseconds, as in SQLite, so
 // they round-trip exactly.
+//
+// Durability follows the SQLite store's model: Append, the quarantine,
+// write keys, erasure and SaveCheckpoint commit synchronously; ApplyBatch
+// and CommitIdentities, whose effects are derived from the log, commit with
+// synchronous_commit off. PostgreSQL loses at most a suffix of its WAL in a
+// crash, the checkpoint (synchronous) flushes everything before it, and the
+// engine replays the log from the checkpoint, so nothing acknowledged is
+// lost and nothing is applied twice.
 package postgres
 
 import (
@@ -42,11 +50,26 @@ type Store struct {
 var _ core.Store = (*Store)(nil)
 
 // Open connects to the database at url (a postgres:// URL or a keyword/value
-// string; pass search_path to choose the schema) and applies pending
-// migrations. Two processes opening the same schema at once do not race:
-// migrations run in one transaction under an advisory lock.
+// string; search_path chooses the schema, pool_max_conns the size of the
+// pool) and applies pending migrations. Two processes opening the same
+// schema at once do not race: migrations run in one transaction under an
+// advisory lock.
+//
+// Append acknowledges events once they are committed, so a commit must wait
+// for its WAL to be flushed: if the server's synchronous_commit is off, each
+// connection turns it on, unless url sets synchronous_commit itself.
 func Open(ctx context.Context, url string) (*Store, error) {
-	pool, err := pgxpool.New(ctx, url)
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	if _, set := cfg.ConnConfig.RuntimeParams["synchronous_commit"]; !set {
+		cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+			_, err := c.Exec(ctx, `SELECT set_config('synchronous_commit', 'on', false) WHERE current_setting('synchronous_commit') = 'off'`)
+			return err
+		}
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}

@@ -3,13 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/overture-cjo/overture/internal/core"
+	"github.com/overture-cjo/overture/internal/wire"
 )
 
 var errNoLog = errors.New("store opened without its event log")
@@ -52,8 +52,8 @@ func (s *Store) ReadLog(ctx context.Context, afterSeq int64, limit int) ([]*core
 	}
 	out := make([]*core.Event, len(recs))
 	for i, r := range recs {
-		e := new(core.Event)
-		if err := json.Unmarshal(r.Data, e); err != nil {
+		e, err := wire.DecodeEvent(r.Data)
+		if err != nil {
 			return nil, fmt.Errorf("decode logged event %d: %w", r.Seq, err)
 		}
 		e.Seq = r.Seq
@@ -110,8 +110,8 @@ func (s *Store) ListEvents(ctx context.Context, profileID string, beforeSeq int6
 		if err := rows.Scan(&seq, &body, &pid); err != nil {
 			return nil, fmt.Errorf("scan event: %w", err)
 		}
-		e := new(core.Event)
-		if err := json.Unmarshal(body, e); err != nil {
+		e, err := wire.DecodeEvent(body)
+		if err != nil {
 			return nil, fmt.Errorf("decode event %d: %w", seq, err)
 		}
 		e.Seq, e.ProfileID = seq, pid

@@ -3,11 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/overture-cjo/overture/internal/core"
+	"github.com/overture-cjo/overture/internal/wire"
 )
 
 // LoadProfiles implements core.Store.
@@ -24,8 +24,8 @@ func (s *Store) LoadProfiles(ctx context.Context, ids []string) (map[string]*cor
 			if err := rows.Scan(&body); err != nil {
 				return err
 			}
-			p := new(core.Profile)
-			if err := json.Unmarshal(body, p); err != nil {
+			p, err := wire.DecodeProfile(body)
+			if err != nil {
 				return fmt.Errorf("decode profile: %w", err)
 			}
 			out[p.ID] = p
@@ -75,6 +75,9 @@ func (s *Store) ApplyBatch(ctx context.Context, b *core.ApplyBatch, fn func(fres
 	if err != nil {
 		return 0, err
 	}
+	if c == nil {
+		c = &core.PartitionCommit{}
+	}
 	for _, m := range c.Merges {
 		if _, err := tx.ExecContext(ctx, `UPDATE events SET profile_id = ? WHERE profile_id = ?`, m.Into, m.From); err != nil {
 			return 0, fmt.Errorf("move events: %w", err)
@@ -93,7 +96,7 @@ func (s *Store) ApplyBatch(ctx context.Context, b *core.ApplyBatch, fn func(fres
 			return 0, fmt.Errorf("apply: %w", err)
 		}
 		for _, p := range c.Profiles {
-			body, err := json.Marshal(p)
+			body, err := wire.EncodeProfile(p)
 			if err != nil {
 				return 0, err
 			}
@@ -128,8 +131,8 @@ func (s *Store) GetProfile(ctx context.Context, id string) (*core.Profile, error
 			id = into.String
 			continue
 		}
-		p := new(core.Profile)
-		if err := json.Unmarshal(body, p); err != nil {
+		p, err := wire.DecodeProfile(body)
+		if err != nil {
 			return nil, fmt.Errorf("decode profile: %w", err)
 		}
 		return p, nil

@@ -66,7 +66,7 @@ func OpenWithoutLog(ctx context.Context, dir string) (*Store, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	path := filepath.Join(dir, "overture.db")
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(off)&_txlock=immediate"
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=cache_size(-32768)&_pragma=wal_autocheckpoint(16384)&_pragma=mmap_size(1073741824)&_pragma=temp_store(memory)&_pragma=foreign_keys(off)&_txlock=immediate"
 	w, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
@@ -79,7 +79,7 @@ func OpenWithoutLog(ctx context.Context, dir string) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	r, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=query_only(true)")
+	r, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=query_only(true)&_pragma=cache_size(-16384)&_pragma=mmap_size(1073741824)")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite reader: %w", err)
