@@ -83,6 +83,7 @@ type Engine struct {
 	duplicates atomic.Int64
 	dropped    atomic.Int64 // live batches not taken (read back from the log)
 	lastApply  atomic.Int64 // receivedAt (unix ns) of the last applied event
+	merging    atomic.Int64 // merges sent to partitions and not yet committed
 }
 
 // New returns an engine over store.
@@ -156,6 +157,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		return fmt.Errorf("engine: %w", err)
 	}
 	for _, m := range merges {
+		e.merging.Add(1)
 		e.partOf(m.From).send(input{barrier: &m})
 	}
 	cp, err := e.store.Checkpoint(ctx)
@@ -253,6 +255,7 @@ func (e *Engine) route(ctx context.Context, evs []*core.Event) {
 		r := &res[i]
 		for j := range r.Merges {
 			m := r.Merges[j]
+			e.merging.Add(1)
 			e.partOf(m.From).send(input{barrier: &m})
 		}
 		p := e.partOf(r.Event.ProfileID)
@@ -355,9 +358,10 @@ func (e *Engine) Stats() Stats {
 	return s
 }
 
-// Idle reports whether every event offered so far has been applied.
+// Idle reports whether every event offered so far has been applied and
+// every merge carried out.
 func (e *Engine) Idle() bool {
-	if e.lastRouted.Load() < e.offered.Load() {
+	if e.lastRouted.Load() < e.offered.Load() || e.merging.Load() > 0 {
 		return false
 	}
 	for _, p := range e.parts {

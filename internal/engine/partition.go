@@ -215,11 +215,11 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 	now := eng.opts.Clock.Now()
 	var last int64
 	var lastRecv time.Time
-	nFresh := 0
+	nFresh, completed := 0, 0
 	dups, err := eng.store.ApplyBatch(ctx, &core.ApplyBatch{Events: events, DedupeSince: now.Add(-eng.opts.DedupeWindow)},
 		func(fresh []*core.Event) (*core.PartitionCommit, error) {
 			forward = forward[:0]
-			nFresh = len(fresh)
+			nFresh, completed = len(fresh), 0
 			dirty := map[string]*core.Profile{}
 			get := func(id string) *core.Profile {
 				if pr := dirty[id]; pr != nil {
@@ -256,6 +256,7 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 						from.MergedInto = m.Into
 					}
 					c.Merges = append(c.Merges, m)
+					completed++
 				}
 			}
 			for _, pr := range dirty {
@@ -279,6 +280,7 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 		p.done.Store(last)
 		eng.lastApply.Store(lastRecv.UnixNano())
 	}
+	eng.merging.Add(-int64(completed))
 	eng.applied.Add(int64(nFresh))
 	eng.duplicates.Add(int64(dups))
 	return nil
