@@ -27,6 +27,9 @@ func (s *Server) ingestHandler(route string, h ingestFunc) http.Handler {
 	if route == "/v1/batch" || route == "/v1/import" || route == "/v1/cloudevents" {
 		limit = ingest.MaxBatchBytes
 	}
+	ingested := s.Metrics.ingested.WithLabelValues(route)
+	rejectedItems := s.Metrics.rejected.WithLabelValues(route, "item")
+	ackLatency := s.Metrics.ackLatency.WithLabelValues(route)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		resp, accepted, rejected, err := s.serveIngest(r, limit, h)
@@ -40,11 +43,11 @@ func (s *Server) ingestHandler(route string, h ingestFunc) http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, resp)
-		s.Metrics.ingested.WithLabelValues(route).Add(float64(accepted))
+		ingested.Add(float64(accepted))
 		if rejected > 0 {
-			s.Metrics.rejected.WithLabelValues(route, "item").Add(float64(rejected))
+			rejectedItems.Add(float64(rejected))
 		}
-		s.Metrics.ackLatency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		ackLatency.Observe(time.Since(start).Seconds())
 	})
 }
 

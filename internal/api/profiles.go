@@ -26,6 +26,15 @@ func (s *Server) profileView(r *http.Request, id string) (*profileView, error) {
 	if v.Identifiers == nil {
 		v.Identifiers = []core.Identifier{}
 	}
+	if p.Traits == nil {
+		p.Traits = map[string]core.Trait{}
+	}
+	if p.Consent == nil {
+		p.Consent = map[string]core.Consent{}
+	}
+	if p.Counts == nil {
+		p.Counts = map[string]int64{}
+	}
 	return v, nil
 }
 

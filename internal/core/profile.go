@@ -16,7 +16,7 @@ type Profile struct {
 	FirstSeen  time.Time          `json:"firstSeen"`
 	LastSeen   time.Time          `json:"lastSeen"`
 	Traits     map[string]Trait   `json:"traits"`
-	Timezone   Trait              `json:"timezone"`
+	Timezone   *Trait             `json:"timezone,omitempty"`
 	Consent    map[string]Consent `json:"consent"`
 	Counts     map[string]int64   `json:"counts"`
 	Events     int64              `json:"events"`
@@ -68,7 +68,7 @@ func (p *Profile) Apply(e *Event, f *Facts) {
 	}
 	if f.Timezone != "" {
 		tz, _ := json.Marshal(f.Timezone)
-		setLWW(&p.Timezone, Trait{Value: tz, At: ts})
+		p.setTimezone(Trait{Value: tz, At: ts})
 	}
 	for ch, granted := range f.Consent {
 		p.setConsent(ch, Consent{Granted: granted, At: ts})
@@ -78,8 +78,20 @@ func (p *Profile) Apply(e *Event, f *Facts) {
 // TimezoneName returns the profile's IANA timezone name, or "".
 func (p *Profile) TimezoneName() string {
 	var s string
-	_ = json.Unmarshal(p.Timezone.Value, &s)
+	if p.Timezone != nil {
+		_ = json.Unmarshal(p.Timezone.Value, &s)
+	}
 	return s
+}
+
+func (p *Profile) setTimezone(t Trait) {
+	if p.Timezone == nil {
+		p.Timezone = &t
+		return
+	}
+	tz := *p.Timezone
+	setLWW(&tz, t)
+	p.Timezone = &tz
 }
 
 func (p *Profile) setTrait(k string, t Trait) {
@@ -135,8 +147,8 @@ func (p *Profile) Absorb(o *Profile) {
 	for k, t := range o.Traits {
 		p.setTrait(k, t)
 	}
-	if o.Timezone.Value != nil {
-		setLWW(&p.Timezone, o.Timezone)
+	if o.Timezone != nil {
+		p.setTimezone(*o.Timezone)
 	}
 	for ch, c := range o.Consent {
 		p.setConsent(ch, c)

@@ -27,7 +27,7 @@ import (
 type Options struct {
 	Partitions      int           // partition workers (default 4)
 	BatchSize       int           // inputs per partition transaction (default 1000)
-	Linger          time.Duration // how long a partition waits to fill a batch (default 5ms)
+	Linger          time.Duration // how long a partition waits to fill a batch (default 20ms)
 	DedupeWindow    time.Duration // messageId dedupe window (default 7 days)
 	CheckpointEvery time.Duration // how often the replay point is saved (default 1s)
 	IdentityCache   int           // profiles whose identifiers stay in memory (default 1,000,000)
@@ -44,7 +44,7 @@ func (o *Options) defaults() {
 		o.BatchSize = 1000
 	}
 	if o.Linger <= 0 {
-		o.Linger = 5 * time.Millisecond
+		o.Linger = 20 * time.Millisecond
 	}
 	if o.DedupeWindow <= 0 {
 		o.DedupeWindow = 7 * 24 * time.Hour

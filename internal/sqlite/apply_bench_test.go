@@ -9,9 +9,16 @@ import (
 	"github.com/overture-cjo/overture/internal/core"
 )
 
-// BenchmarkApplyBatch measures a partition worker's transaction: 1,000
-// events over 10,000 profiles, dedupe + timeline + profile upserts.
+// BenchmarkApplyBatch measures a partition worker's transaction: batches
+// of 10 to 1,000 events over 10,000 profiles, dedupe + timeline + profile
+// upserts.
 func BenchmarkApplyBatch(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) { benchApply(b, n) })
+	}
+}
+
+func benchApply(b *testing.B, size int) {
 	ctx := context.Background()
 	s, err := Open(ctx, b.TempDir())
 	if err != nil {
@@ -25,7 +32,7 @@ func BenchmarkApplyBatch(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		batch := &core.ApplyBatch{DedupeSince: now.Add(-time.Hour)}
-		for j := 0; j < 1000; j++ {
+		for j := 0; j < size; j++ {
 			seq++
 			batch.Events = append(batch.Events, &core.Event{Seq: seq, SourceID: "src", MessageID: fmt.Sprintf("m-%d", seq), Type: "track", Event: "Product Viewed",
 				UserID: fmt.Sprintf("u-%d", seq%10000), ProfileID: fmt.Sprintf("p-%d", seq%10000), Timestamp: now, ReceivedAt: now, Properties: props, Context: ctxj})
@@ -50,5 +57,5 @@ func BenchmarkApplyBatch(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "events/s")
 }

@@ -20,7 +20,7 @@ func testProfiles(t *testing.T, s core.Store) {
 	a, b := profile("pa", 3), profile("pb", 1)
 	b.Traits = nil
 	b.Consent = nil
-	b.Timezone = core.Trait{}
+	b.Timezone = nil
 	apply(t, s, since, nil, &core.PartitionCommit{Profiles: []*core.Profile{a, b}})
 	got := loadProfiles(t, s, "pa", "pb", "nobody")
 	if len(got) != 2 {

@@ -314,7 +314,7 @@ func profile(id string, events int64) *core.Profile {
 			"plan":  {Value: json.RawMessage(`"pro"`), At: at(time.Minute)},
 			"seats": {Value: json.RawMessage(`{"used":3,"max":10}`), At: at(2 * time.Minute)},
 		},
-		Timezone: core.Trait{Value: json.RawMessage(`"Europe/Paris"`), At: at(time.Minute)},
+		Timezone: &core.Trait{Value: json.RawMessage(`"Europe/Paris"`), At: at(time.Minute)},
 		Consent:  map[string]core.Consent{"email": {Granted: true, At: at(time.Minute)}, "sms": {At: at(3 * time.Minute)}},
 		Counts:   map[string]int64{"Order Completed": events, "identify": 1},
 		Events:   events + 1,
