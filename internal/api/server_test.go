@@ -341,6 +341,61 @@ func TestDedupeAndCloudEvents(t *testing.T) {
 	}
 }
 
+func TestExternalIDsAndConflicts(t *testing.T) {
+	ts := newTestServer(t)
+	for _, b := range []string{
+		`{"anonymousId":"dev-1","event":"Opened","context":{"externalIds":[{"id":"CRM-7","type":"crm_id","collection":"users","encoding":"none"}]}}`,
+		`{"userId":"alice","event":"Login","context":{"externalIds":[{"id":"CRM-7","type":"crm_id"}],"traits":{"email":"shared@example.com"}}}`,
+		`{"userId":"bob","event":"Login","context":{"traits":{"email":"shared@example.com"}}}`,
+	} {
+		if st, m := ts.post(t, "/v1/track", b); st != 200 {
+			t.Fatal(st, m)
+		}
+	}
+	ts.settle(t)
+	_, alice := ts.admin(t, "GET", "/v1/profiles?userId=alice")
+	_, crm := ts.admin(t, "GET", "/v1/profiles?externalId=crm_id:CRM-7")
+	_, dev := ts.admin(t, "GET", "/v1/profiles?anonymousId=dev-1")
+	_, shared := ts.admin(t, "GET", "/v1/profiles?email=shared@example.com")
+	_, bob := ts.admin(t, "GET", "/v1/profiles?userId=bob")
+	if alice["id"] == nil || crm["id"] != alice["id"] || dev["id"] != alice["id"] || shared["id"] != alice["id"] {
+		t.Fatalf("alice %v, crm %v, device %v, email %v: want one profile", alice["id"], crm["id"], dev["id"], shared["id"])
+	}
+	// bob shares alice's email but is a different known user: never merged.
+	if bob["id"] == alice["id"] || bob["events"] != 1.0 || alice["events"] != 2.0 {
+		t.Fatalf("bob %v (%v events) alice %v (%v events)", bob["id"], bob["events"], alice["id"], alice["events"])
+	}
+	if c := ts.eng.Stats().Conflicts; c != 1 {
+		t.Fatalf("conflicts = %d, want 1", c)
+	}
+}
+
+func TestMetricsExposed(t *testing.T) {
+	ts := newTestServer(t)
+	ts.post(t, "/v1/track", `{"userId":"u","event":"e"}`)
+	ts.post(t, "/v1/track", `{"event":"e"}`)
+	ts.settle(t)
+	resp, err := http.Get(ts.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`overture_events_ingested_total{route="/v1/track"} 1`,
+		`overture_events_rejected_total{code="invalid",route="/v1/track"} 1`,
+		`overture_events_applied_total 1`,
+		`overture_events_deduplicated_total 0`,
+		`overture_ingest_ack_seconds_count{route="/v1/track"} 1`,
+		`overture_worker_lag_events 0`,
+		`overture_worker_lag_seconds 0`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
 func TestAdminAuth(t *testing.T) {
 	ts := newTestServer(t)
 	req, _ := http.NewRequest("GET", ts.URL+"/v1/profiles/x", nil)
