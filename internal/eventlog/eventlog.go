@@ -287,25 +287,32 @@ func (l *Log) Read(after int64, limit int) ([]Record, error) {
 			end = activeSize
 		}
 		off := int64(0)
+		expect := segs[i] // the seq the record at off must have
 		if hint.segment == segs[i] && hint.seq <= after && hint.seq >= segs[i]-1 {
 			off = hint.offset
+			expect = hint.seq + 1
 		}
 		for len(out) < limit {
 			if end >= 0 && off >= end {
 				break
 			}
+			// A sealed segment ends where the next one begins; bytes after
+			// that are a failed, unacknowledged append.
+			if end < 0 && expect >= segs[i+1] {
+				break
+			}
 			if _, err := f.ReadAt(hdr, off); err != nil {
-				if errors.Is(err, io.EOF) && end < 0 {
-					break
-				}
 				f.Close()
+				if errors.Is(err, io.EOF) && end < 0 {
+					return nil, fmt.Errorf("eventlog: segment %d ends before seq %d", segs[i], expect)
+				}
 				return nil, fmt.Errorf("eventlog: read %d: %w", segs[i], err)
 			}
 			n := int64(binary.LittleEndian.Uint32(hdr[0:4]))
 			seq := int64(binary.LittleEndian.Uint64(hdr[8:16]))
-			if n > MaxRecord {
+			if n > MaxRecord || seq != expect {
 				f.Close()
-				return nil, fmt.Errorf("eventlog: corrupt record at %d:%d", segs[i], off)
+				return nil, fmt.Errorf("eventlog: corrupt record at %d:%d (seq %d, want %d)", segs[i], off, seq, expect)
 			}
 			if seq > after {
 				data := make([]byte, n)
@@ -320,6 +327,7 @@ func (l *Log) Read(after int64, limit int) ([]Record, error) {
 				out = append(out, Record{Seq: seq, Data: data})
 			}
 			off += headerSize + n
+			expect++
 			hint = readHint{seq: seq, segment: segs[i], offset: off}
 		}
 		f.Close()

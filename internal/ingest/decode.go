@@ -47,7 +47,7 @@ type wireMessage struct {
 
 // wireBatch is the body of /v1/batch.
 type wireBatch struct {
-	Batch    json.RawMessage `json:"batch"`
+	Batch    []json.RawMessage `json:"batch"`
 	Context  json.RawMessage `json:"context"`
 	SentAt   json.RawMessage `json:"sentAt"`
 	WriteKey string          `json:"writeKey"`
@@ -88,17 +88,20 @@ func (d *Decoder) DecodeBatch(body []byte) (msgs []*Message, bad []ItemError, wr
 	}
 	var wb wireBatch
 	if err := json.Unmarshal(body, &wb); err != nil {
-		if json.Valid(body) {
+		var te *json.UnmarshalTypeError
+		switch {
+		case asTypeError(err, &te) && strings.HasPrefix(te.Field, "batch"):
+			return nil, nil, "", core.Errorf(core.EINVALID, "batch", "batch must be an array")
+		case asTypeError(err, &te) && te.Field != "":
+			return nil, nil, "", core.Errorf(core.EINVALID, te.Field, "%s has the wrong type", te.Field)
+		case json.Valid(body):
 			return nil, nil, "", core.Errorf(core.EINVALID, "body", "body must be a JSON object with a \"batch\" array")
 		}
 		return nil, nil, "", core.Errorf(core.EINVALIDJSON, "body", "body is not valid JSON")
 	}
-	var items []json.RawMessage
-	if len(wb.Batch) == 0 || bytes.Equal(wb.Batch, []byte("null")) {
+	items := wb.Batch
+	if items == nil {
 		return nil, nil, wb.WriteKey, core.Errorf(core.EINVALID, "batch", "batch is required")
-	}
-	if err := json.Unmarshal(wb.Batch, &items); err != nil {
-		return nil, nil, wb.WriteKey, core.Errorf(core.EINVALID, "batch", "batch must be an array")
 	}
 	if len(items) == 0 {
 		return nil, nil, wb.WriteKey, core.Errorf(core.EINVALID, "batch", "batch is empty")
@@ -108,6 +111,9 @@ func (d *Decoder) DecodeBatch(body []byte) (msgs []*Message, bad []ItemError, wr
 	}
 	var batchCtx map[string]any
 	if len(wb.Context) > 0 && !bytes.Equal(wb.Context, []byte("null")) {
+		if wb.Context[0] != '{' {
+			return nil, nil, wb.WriteKey, core.Errorf(core.EINVALID, "context", "context must be an object")
+		}
 		if err := json.Unmarshal(wb.Context, &batchCtx); err != nil {
 			return nil, nil, wb.WriteKey, core.Errorf(core.EINVALID, "context", "context must be an object")
 		}
@@ -295,8 +301,9 @@ func idField(raw json.RawMessage, field string) (string, error) {
 	var s string
 	switch raw[0] {
 	case '"':
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return "", core.Errorf(core.EINVALID, field, "%s must be a string", field)
+		var err error
+		if s, err = unquote(raw); err != nil {
+			return "", core.Errorf(core.EINVALID, field, "%s must be a string", lastName(field))
 		}
 		s = strings.TrimSpace(s)
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
@@ -314,14 +321,38 @@ func stringField(raw json.RawMessage, field string) (string, error) {
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return "", nil
 	}
-	var s string
-	if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+	if raw[0] != '"' {
+		return "", core.Errorf(core.EINVALID, field, "%s must be a string", lastName(field))
+	}
+	s, err := unquote(raw)
+	if err != nil {
 		return "", core.Errorf(core.EINVALID, field, "%s must be a string", lastName(field))
 	}
 	if len(s) > maxIDBytes {
 		return "", core.Errorf(core.EINVALID, field, "%s is longer than %d bytes", lastName(field), maxIDBytes)
 	}
 	return s, nil
+}
+
+// unquote decodes a JSON string; strings without escapes (nearly all ids
+// and names) are sliced out without a decoder.
+func unquote(raw json.RawMessage) (string, error) {
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		inner := raw[1 : len(raw)-1]
+		plain := true
+		for _, c := range inner {
+			if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			return string(inner), nil
+		}
+	}
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
 }
 
 func lastName(field string) string {
