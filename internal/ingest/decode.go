@@ -48,9 +48,9 @@ type wireMessage struct {
 // wireBatch is the body of /v1/batch.
 type wireBatch struct {
 	Batch    []json.RawMessage `json:"batch"`
-	Context  json.RawMessage `json:"context"`
-	SentAt   json.RawMessage `json:"sentAt"`
-	WriteKey string          `json:"writeKey"`
+	Context  json.RawMessage   `json:"context"`
+	SentAt   json.RawMessage   `json:"sentAt"`
+	WriteKey string            `json:"writeKey"`
 }
 
 // Decoder turns request bodies into events. Now and NewID are injected so
