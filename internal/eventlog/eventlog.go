@@ -231,11 +231,12 @@ func (l *Log) Append(payloads [][]byte) (int64, error) {
 		if len(p) > MaxRecord {
 			return 0, fmt.Errorf("eventlog: record of %d bytes is over the limit", len(p))
 		}
-		var hdr [headerSize]byte
+		at := len(buf)
+		buf = append(buf, make([]byte, headerSize)...)
+		hdr := buf[at : at+headerSize]
 		binary.LittleEndian.PutUint32(hdr[0:4], uint32(len(p)))
 		binary.LittleEndian.PutUint64(hdr[8:16], uint64(seq))
 		binary.LittleEndian.PutUint32(hdr[4:8], crc32.Update(crc32.Checksum(hdr[8:16], crcTable), crcTable, p))
-		buf = append(buf, hdr[:]...)
 		buf = append(buf, p...)
 		seq++
 	}
