@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/overture-cjo/overture/internal/core"
 	"github.com/overture-cjo/overture/internal/wire"
@@ -42,34 +43,9 @@ func (s *Store) ApplyBatch(ctx context.Context, b *core.ApplyBatch, fn func(fres
 		return 0, fmt.Errorf("apply: %w", err)
 	}
 	defer tx.Rollback()
-	fresh := make([]*core.Event, 0, len(b.Events))
-	if len(b.Events) > 0 {
-		dedupe, err := tx.PrepareContext(ctx, `INSERT INTO dedupe (source_id, message_id, seen_at) VALUES (?, ?, ?)
-			ON CONFLICT (source_id, message_id) DO UPDATE SET seen_at = excluded.seen_at WHERE dedupe.seen_at < ?`)
-		if err != nil {
-			return 0, fmt.Errorf("apply: %w", err)
-		}
-		insert, err := tx.PrepareContext(ctx, `INSERT INTO events (seq, source_id, message_id, type, label, timestamp, received_at, profile_id, body)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING`)
-		if err != nil {
-			return 0, fmt.Errorf("apply: %w", err)
-		}
-		since := nanos(b.DedupeSince)
-		buf := make([]byte, 0, 1024)
-		for _, e := range b.Events {
-			r, err := dedupe.ExecContext(ctx, e.SourceID, e.MessageID, nanos(e.ReceivedAt), since)
-			if err != nil {
-				return 0, fmt.Errorf("apply dedupe: %w", err)
-			}
-			if n, _ := r.RowsAffected(); n == 0 {
-				continue
-			}
-			buf = e.AppendJSON(buf[:0])
-			if _, err := insert.ExecContext(ctx, e.Seq, e.SourceID, e.MessageID, e.Type, e.Label(), nanos(e.Timestamp), nanos(e.ReceivedAt), e.ProfileID, buf); err != nil {
-				return 0, fmt.Errorf("apply event %d: %w", e.Seq, err)
-			}
-			fresh = append(fresh, e)
-		}
+	fresh, err := applyEvents(ctx, tx, b)
+	if err != nil {
+		return 0, err
 	}
 	c, err := fn(fresh)
 	if err != nil {
@@ -113,6 +89,69 @@ func (s *Store) ApplyBatch(ctx context.Context, b *core.ApplyBatch, fn func(fres
 		return 0, fmt.Errorf("apply commit: %w", err)
 	}
 	return len(b.Events) - len(fresh), nil
+}
+
+// applyChunk is how many events share one dedupe and one insert statement.
+const applyChunk = 64
+
+// applyEvents dedupes b's events and adds the fresh ones to the timeline,
+// applyChunk at a time: one multi-row upsert into dedupe whose RETURNING
+// lists the keys accepted (new, or last seen before the window), then one
+// multi-row insert of those events. A key repeated inside a chunk conflicts
+// with its own first row and is not returned again, so the first occurrence
+// is the fresh one, as with one statement per event.
+func applyEvents(ctx context.Context, tx *sql.Tx, b *core.ApplyBatch) ([]*core.Event, error) {
+	fresh := make([]*core.Event, 0, len(b.Events))
+	since := nanos(b.DedupeSince)
+	args := make([]any, 0, 9*applyChunk)
+	type key struct{ src, mid string }
+	for start := 0; start < len(b.Events); start += applyChunk {
+		part := b.Events[start:min(start+applyChunk, len(b.Events))]
+		args = args[:0]
+		for _, e := range part {
+			args = append(args, e.SourceID, e.MessageID, nanos(e.ReceivedAt))
+		}
+		args = append(args, since)
+		rows, err := tx.QueryContext(ctx, `INSERT INTO dedupe (source_id, message_id, seen_at) VALUES `+
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?),", len(part)), ",")+`
+			ON CONFLICT (source_id, message_id) DO UPDATE SET seen_at = excluded.seen_at WHERE dedupe.seen_at < ?
+			RETURNING source_id, message_id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("apply dedupe: %w", err)
+		}
+		accepted := make(map[key]bool, len(part))
+		for rows.Next() {
+			var k key
+			if err := rows.Scan(&k.src, &k.mid); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("apply dedupe: %w", err)
+			}
+			accepted[k] = true
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("apply dedupe: %w", err)
+		}
+		args = args[:0]
+		n := 0
+		for _, e := range part {
+			k := key{e.SourceID, e.MessageID}
+			if !accepted[k] {
+				continue
+			}
+			delete(accepted, k) // later copies in this chunk are duplicates
+			args = append(args, e.Seq, e.SourceID, e.MessageID, e.Type, e.Label(), nanos(e.Timestamp), nanos(e.ReceivedAt), e.ProfileID, e.AppendJSON(nil))
+			fresh = append(fresh, e)
+			n++
+		}
+		if n == 0 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO events (seq, source_id, message_id, type, label, timestamp, received_at, profile_id, body) VALUES `+
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?),", n), ",")+` ON CONFLICT (seq) DO NOTHING`, args...); err != nil {
+			return nil, fmt.Errorf("apply events: %w", err)
+		}
+	}
+	return fresh, nil
 }
 
 // GetProfile implements core.Store.
