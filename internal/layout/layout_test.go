@@ -1,0 +1,76 @@
+package layout
+
+import (
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/overture-cjo/overture/"
+
+// allowed lists, per package under internal/, the non-standard imports it
+// may use (module-internal ones without the module prefix).
+var allowed = map[string][]string{
+	"core":     {},
+	"eventlog": {},
+	"ingest":   {"internal/core", "github.com/goccy/go-json"},
+	"identity": {"internal/core"},
+	"engine":   {"internal/core", "internal/identity"},
+	"wire":     {"internal/core", "github.com/goccy/go-json"},
+	"loadgen":  {},
+}
+
+func TestImports(t *testing.T) {
+	for pkg, allow := range allowed {
+		dir := filepath.Join("..", pkg)
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatalf("%s: %v", pkg, err)
+		}
+		bad := map[string]bool{}
+		for _, e := range entries {
+			name := e.Name()
+			if !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(dir, name), nil, parser.ImportsOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, imp := range f.Imports {
+				path, _ := strconv.Unquote(imp.Path.Value)
+				if isStd(path) || permitted(strings.TrimPrefix(path, module), allow) {
+					continue
+				}
+				bad[path] = true
+			}
+		}
+		if len(bad) > 0 {
+			var list []string
+			for p := range bad {
+				list = append(list, p)
+			}
+			sort.Strings(list)
+			t.Errorf("internal/%s imports %v; it may use only the standard library and %v", pkg, list, allow)
+		}
+	}
+}
+
+func isStd(path string) bool {
+	first, _, _ := strings.Cut(path, "/")
+	return !strings.Contains(first, ".")
+}
+
+func permitted(path string, allow []string) bool {
+	for _, a := range allow {
+		if path == a || strings.HasPrefix(path, a+"/") {
+			return true
+		}
+	}
+	return false
+}
