@@ -1,24 +1,12 @@
-// Package loadgen generates load against Overture's Segment-compatible
-// ingestion API and measures how fast, and how quickly, the server
-// acknowledges it. It backs "overture bench ingest".
-//
-// RunIngest builds every request body before the clock starts (so the
-// generator spends no CPU on payloads while the server is being measured),
-// then sends them from a fixed number of keep-alive HTTP/1.1 connections and
-// reports throughput and per-request acknowledgement latency percentiles.
 package loadgen
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
-	"net"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -34,6 +22,22 @@ const DefaultUsers = 10000
 // DefaultTimeout is the per-request timeout used when IngestConfig.Timeout
 // is zero.
 const DefaultTimeout = 60 * time.Second
+
+// Clients RunIngest can send requests with; see IngestConfig.Client.
+const (
+	// ClientRaw is the minimal HTTP/1.1 client over raw TCP connections.
+	// It speaks http:// only; for https:// URLs ClientNetHTTP is used.
+	ClientRaw = "raw"
+	// ClientNetHTTP is net/http's client.
+	ClientNetHTTP = "nethttp"
+)
+
+// userAgent is the User-Agent header of every request.
+const userAgent = "overture-bench/1"
+
+// maxBody bounds how much of a response body is read into memory; the rest
+// is read and discarded.
+const maxBody = 1 << 20
 
 // maxErrorBody bounds how much of a failed response's body is kept for
 // IngestReport.FirstError.
@@ -68,6 +72,10 @@ type IngestConfig struct {
 	// Timeout bounds each request, from sending to reading the whole
 	// response. Zero means DefaultTimeout.
 	Timeout time.Duration `json:"timeoutNs"`
+	// Client selects the HTTP client: ClientRaw (the default; "" means it)
+	// or ClientNetHTTP. ClientRaw falls back to ClientNetHTTP for https://
+	// URLs; the report's Config says which client ran.
+	Client string `json:"client"`
 }
 
 // normalize applies defaults and validates cfg.
@@ -90,6 +98,16 @@ func (cfg IngestConfig) normalize() (IngestConfig, error) {
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultTimeout
+	}
+	switch cfg.Client {
+	case "", ClientRaw:
+		cfg.Client = ClientRaw
+		if u.Scheme != "http" {
+			cfg.Client = ClientNetHTTP
+		}
+	case ClientNetHTTP:
+	default:
+		return cfg, fmt.Errorf("loadgen: client must be %q or %q, not %q", ClientRaw, ClientNetHTTP, cfg.Client)
 	}
 	switch {
 	case cfg.Events <= 0:
@@ -203,18 +221,40 @@ func RunIngest(ctx context.Context, cfg IngestConfig) (*IngestReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	u, err := url.Parse(cfg.URL) // cannot fail: normalize parsed it
+	if err != nil {
+		return nil, err
+	}
 	path := "/v1/batch"
 	if cfg.Batch == 1 {
 		path = "/v1/track"
 	}
-	endpoint := strings.TrimRight(cfg.URL, "/") + path
+	// The path is appended to the URL's, as in "<URL>/v1/track".
+	u.Path = strings.TrimRight(u.Path, "/") + path
+	u.RawPath = ""
 
 	var idb [6]byte
 	_, _ = rand.Read(idb[:]) // crypto/rand.Read never fails
 	runID := hex.EncodeToString(idb[:])
 
+	// newSender makes one worker's sender; it is called before the clock
+	// starts. head, if not nil, frames each body as a whole HTTP request.
+	var (
+		newSender func() sender
+		head      func(dst []byte, bodyLen int) []byte
+	)
+	workers := min(cfg.Concurrency, (cfg.Events+cfg.Batch-1)/cfg.Batch)
+	if cfg.Client == ClientRaw {
+		head = requestHead(u, cfg)
+		newSender = func() sender { return newRawConn(ctx, u, cfg) }
+	} else {
+		client := newHTTPClient(cfg, workers)
+		defer client.CloseIdleConnections()
+		newSender = func() sender { return &httpSender{client: client, url: u.String(), cfg: cfg} }
+	}
+
 	buildStart := time.Now()
-	b, err := buildRequests(ctx, cfg, runID, buildStart)
+	b, err := buildRequests(ctx, cfg, runID, buildStart, head)
 	if err != nil {
 		return nil, err
 	}
@@ -225,24 +265,6 @@ func RunIngest(ctx context.Context, cfg IngestConfig) (*IngestReport, error) {
 		AvgEventBytes:   int(b.rawBytes / int64(cfg.Events)),
 		BuildTime:       time.Since(buildStart),
 	}
-
-	workers := min(cfg.Concurrency, len(b.reqs))
-	var protos http.Protocols
-	protos.SetHTTP1(true)
-	tr := &http.Transport{
-		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          workers,
-		MaxIdleConnsPerHost:   workers,
-		IdleConnTimeout:       90 * time.Second,
-		DisableCompression:    true,
-		ForceAttemptHTTP2:     false,
-		Protocols:             &protos,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: 0,
-	}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: cfg.Timeout}
 
 	results := make([]result, len(b.reqs))
 	var (
@@ -258,16 +280,21 @@ func RunIngest(ctx context.Context, cfg IngestConfig) (*IngestReport, error) {
 		}
 		errMu.Unlock()
 	}
+	senders := make([]sender, workers)
+	for w := range senders {
+		senders[w] = newSender()
+		defer senders[w].close()
+	}
 
 	start := time.Now()
-	for range workers {
+	for _, snd := range senders {
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
 				if i >= len(b.reqs) {
 					return
 				}
-				res, msg := send(ctx, client, endpoint, cfg, b.reqs[i])
+				res, msg := snd.send(ctx, &b.reqs[i])
 				if !res.done {
 					return // canceled
 				}
@@ -322,58 +349,84 @@ func RunIngest(ctx context.Context, cfg IngestConfig) (*IngestReport, error) {
 	return rep, nil
 }
 
-// send sends one request and reads its whole response. It returns a result
-// with done false if ctx was canceled meanwhile, and a description of the
-// failure if the request failed.
-func send(ctx context.Context, client *http.Client, endpoint string, cfg IngestConfig, rq request) (result, string) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(rq.body))
-	if err != nil {
-		return result{done: true}, err.Error()
+// A sender sends requests one at a time over its own keep-alive
+// connection; each worker owns one.
+type sender interface {
+	// send sends rq and reads its whole response. It returns a result with
+	// done false if ctx was canceled meanwhile, and a description of the
+	// failure if the request failed.
+	send(ctx context.Context, rq *request) (result, string)
+	// close releases the connection.
+	close()
+}
+
+// checkResponse judges a response both clients have read in full: status
+// is its status code and reason ("503 Service Unavailable"), only read for
+// an error message. lat is the
+// request's latency and events the number of events it carried.
+func checkResponse(path string, status []byte, code int, body []byte, events int, lat time.Duration) (result, string) {
+	res := result{done: true, latency: lat}
+	if code < 200 || code > 299 {
+		return res, fmt.Sprintf("POST %s: %s: %s", path, status, clip(body))
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "overture-bench/1")
-	if cfg.Gzip {
-		req.Header.Set("Content-Encoding", "gzip")
-	}
-	if cfg.WriteKey != "" {
-		req.SetBasicAuth(cfg.WriteKey, "")
-	}
-	t0 := time.Now()
-	resp, err := client.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return result{}, ""
-		}
-		return result{done: true, latency: time.Since(t0)}, err.Error()
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err == nil {
-		_, err = io.Copy(io.Discard, resp.Body)
-	}
-	resp.Body.Close()
-	res := result{done: true, latency: time.Since(t0)}
-	if err != nil {
-		if ctx.Err() != nil {
-			return result{}, ""
-		}
-		return res, fmt.Sprintf("POST %s: reading the response: %v", req.URL.Path, err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return res, fmt.Sprintf("POST %s: %s: %s", req.URL.Path, resp.Status, clip(body))
-	}
-	var ack ackBody
-	if err := json.Unmarshal(body, &ack); err != nil || ack.Success == nil || !*ack.Success {
-		return res, fmt.Sprintf("POST %s: %s without {\"success\":true}: %s", req.URL.Path, resp.Status, clip(body))
+	ok, accepted, rejected := parseAck(body)
+	if !ok {
+		return res, fmt.Sprintf("POST %s: %s without {\"success\":true}: %s", path, status, clip(body))
 	}
 	res.ok = true
-	res.rejected = len(ack.Rejected)
-	if ack.Accepted != nil {
-		res.acked = *ack.Accepted
+	res.rejected = rejected
+	if accepted >= 0 {
+		res.acked = accepted
 	} else {
-		res.acked = max(rq.events-res.rejected, 0)
+		res.acked = max(events-rejected, 0)
 	}
 	return res, ""
 }
+
+// ackPrefix starts the body the server sends for every fully accepted
+// request; parseAck reads such bodies without decoding JSON.
+const ackPrefix = `{"success":true,"accepted":`
+
+// parseAck reports whether an ingestion response body says
+// {"success":true} and, if so, how many events it reports as accepted (-1
+// if it does not say) and as rejected. A body of the shape
+// {"success":true,"accepted":N} takes a fast path; any other is decoded as
+// JSON.
+func parseAck(body []byte) (ok bool, accepted, rejected int) {
+	b := body
+	for len(b) > 0 && isJSONSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isJSONSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	if len(b) > len(ackPrefix)+1 && len(b) <= len(ackPrefix)+10 && string(b[:len(ackPrefix)]) == ackPrefix && b[len(b)-1] == '}' {
+		digits := b[len(ackPrefix) : len(b)-1]
+		n := 0
+		for _, c := range digits {
+			if c < '0' || c > '9' {
+				n = -1
+				break
+			}
+			n = n*10 + int(c-'0')
+		}
+		if n >= 0 && (digits[0] != '0' || len(digits) == 1) {
+			return true, n, 0
+		}
+	}
+	var ack ackBody
+	if err := json.Unmarshal(body, &ack); err != nil || ack.Success == nil || !*ack.Success {
+		return false, 0, 0
+	}
+	accepted = -1
+	if ack.Accepted != nil {
+		accepted = *ack.Accepted
+	}
+	return true, accepted, len(ack.Rejected)
+}
+
+// isJSONSpace reports whether c is whitespace in JSON.
+func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // clip returns the start of a response body for an error message.
 func clip(body []byte) string {

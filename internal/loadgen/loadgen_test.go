@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -34,8 +35,17 @@ type fakeServer struct {
 	// onRequest, if set, runs at the start of every request with its
 	// 1-based number.
 	onRequest func(n int64)
+	// unavailableEvery, when positive, makes every unavailableEvery-th
+	// request answer 503.
+	unavailableEvery int64
+	// chunked sends every answer with chunked transfer encoding.
+	chunked bool
+	// closeEach sends Connection: close with every answer.
+	closeEach bool
 
 	requests atomic.Int64
+	conns    atomic.Int64 // connections accepted
+	chunks   atomic.Int64 // answers seen on the wire as chunked
 	mu       sync.Mutex
 	ids      map[string]bool
 	dups     int
@@ -48,9 +58,42 @@ func newFake(t *testing.T) *fakeServer {
 }
 
 func (f *fakeServer) start() *httptest.Server {
-	srv := httptest.NewServer(f)
+	srv := httptest.NewUnstartedServer(f)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			f.conns.Add(1)
+		}
+	}
+	srv.Listener = tapListener{srv.Listener, f}
+	srv.Start()
 	f.t.Cleanup(srv.Close)
 	return srv
+}
+
+// tapListener counts the chunked answers its connections write.
+type tapListener struct {
+	net.Listener
+	f *fakeServer
+}
+
+func (l tapListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return tapConn{c, l.f}, nil
+}
+
+type tapConn struct {
+	net.Conn
+	f *fakeServer
+}
+
+func (c tapConn) Write(b []byte) (int, error) {
+	if bytes.Contains(b, []byte("\r\nTransfer-Encoding: chunked\r\n")) {
+		c.f.chunks.Add(1)
+	}
+	return c.Conn.Write(b)
 }
 
 // event is the part of a track event the fake checks.
@@ -95,6 +138,10 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	user, pass, ok := r.BasicAuth()
 	if !ok || user != testKey || pass != "" {
 		f.fail(w, r, http.StatusUnauthorized, "basic auth %q:%q (%v)", user, pass, ok)
+		return
+	}
+	if ua := r.UserAgent(); ua != userAgent {
+		f.fail(w, r, http.StatusBadRequest, "User-Agent %q", ua)
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
@@ -168,16 +215,36 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.mu.Unlock()
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if f.closeEach {
+		w.Header().Set("Connection", "close")
+	}
+	var answer string
 	switch {
 	case n == f.failRequest:
 		w.WriteHeader(http.StatusInternalServerError)
-		io.WriteString(w, `{"error":{"code":"internal","message":"injected failure"}}`)
+		answer = `{"error":{"code":"internal","message":"injected failure"}}`
+	case f.unavailableEvery > 0 && n%f.unavailableEvery == 0:
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		answer = `{"error":{"code":"unavailable","message":"overloaded; retry"}}`
 	case f.notSuccess:
-		io.WriteString(w, `{"success":false}`)
+		answer = `{"success":false}`
 	case f.rejectOne && len(events) > 1:
-		fmt.Fprintf(w, `{"success":true,"accepted":%d,"rejected":[{"index":0,"code":"invalid","field":"batch[0]","message":"nope"}]}`, len(events)-1)
+		answer = fmt.Sprintf(`{"success":true,"accepted":%d,"rejected":[{"index":0,"code":"invalid","field":"batch[0]","message":"nope"}]}`, len(events)-1)
 	default:
-		fmt.Fprintf(w, `{"success":true,"accepted":%d}`, len(events))
+		answer = fmt.Sprintf(`{"success":true,"accepted":%d}`+"\n", len(events))
+	}
+	if !f.chunked {
+		io.WriteString(w, answer)
+		return
+	}
+	// Flushing before the handler returns makes the server send the body
+	// in chunks, one per Flush.
+	for len(answer) > 0 {
+		k := min(len(answer), 7)
+		io.WriteString(w, answer[:k])
+		w.(http.Flusher).Flush()
+		answer = answer[k:]
 	}
 }
 
@@ -188,6 +255,28 @@ func (f *fakeServer) uniqueEvents() int {
 		f.t.Errorf("fake server saw %d duplicate messageIds", f.dups)
 	}
 	return len(f.ids)
+}
+
+// clients are the clients every RunIngest test runs against.
+var clients = []string{ClientRaw, ClientNetHTTP}
+
+// checkConns checks that a run made at most most connections. Only the raw
+// client promises that: net/http's Transport dials a spare connection when
+// a request comes before the previous one's connection is back in the idle
+// pool, which happens now and then.
+func checkConns(t *testing.T, f *fakeServer, client string, most int) {
+	t.Helper()
+	if got := f.conns.Load(); client == ClientRaw && got > int64(most) {
+		t.Errorf("%d connections, want at most %d", got, most)
+	}
+}
+
+// forEachClient runs test as a subtest for each client.
+func forEachClient(t *testing.T, test func(t *testing.T, client string)) {
+	t.Helper()
+	for _, client := range clients {
+		t.Run(client, func(t *testing.T) { test(t, client) })
+	}
 }
 
 func checkLatency(t *testing.T, rep *IngestReport) {
@@ -202,179 +291,195 @@ func checkLatency(t *testing.T, rep *IngestReport) {
 }
 
 func TestRunIngest(t *testing.T) {
-	for _, tc := range []struct {
-		name                              string
-		events, batch, conc, users        int
-		gzip                              bool
-		wantRequests                      int
-		wantUsersAtLeast, wantUsersAtMost int
-	}{
-		{name: "batch", events: 4000, batch: 50, conc: 8, wantRequests: 80, users: 0, wantUsersAtLeast: 3000, wantUsersAtMost: DefaultUsers},
-		{name: "batch-gzip-remainder", events: 1001, batch: 100, conc: 3, gzip: true, wantRequests: 11, users: 50, wantUsersAtLeast: 50, wantUsersAtMost: 50},
-		{name: "track", events: 600, batch: 1, conc: 4, wantRequests: 600, users: 7, wantUsersAtLeast: 7, wantUsersAtMost: 7},
-		{name: "track-gzip-more-workers-than-requests", events: 3, batch: 1, conc: 16, gzip: true, wantRequests: 3, users: 1, wantUsersAtLeast: 1, wantUsersAtMost: 1},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFake(t)
-			srv := f.start()
-			rep, err := RunIngest(context.Background(), IngestConfig{
-				URL: srv.URL + "/", WriteKey: testKey, Events: tc.events, Batch: tc.batch,
-				Concurrency: tc.conc, Users: tc.users, Gzip: tc.gzip, Seed: 42,
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("\n%s", rep)
-			if rep.EventsSent != tc.events || rep.EventsAcked != tc.events || rep.EventsRejected != 0 {
-				t.Errorf("sent %d, acked %d, rejected %d; want %d, %d, 0", rep.EventsSent, rep.EventsAcked, rep.EventsRejected, tc.events, tc.events)
-			}
-			if rep.Errors != 0 || rep.FirstError != "" {
-				t.Errorf("errors %d: %s", rep.Errors, rep.FirstError)
-			}
-			if rep.Requests != tc.wantRequests || rep.PlannedRequests != tc.wantRequests {
-				t.Errorf("requests %d (planned %d), want %d", rep.Requests, rep.PlannedRequests, tc.wantRequests)
-			}
-			if got := f.requests.Load(); got != int64(tc.wantRequests) {
-				t.Errorf("server saw %d requests, want %d", got, tc.wantRequests)
-			}
-			if got := f.uniqueEvents(); got != tc.events {
-				t.Errorf("server saw %d unique messageIds, want %d", got, tc.events)
-			}
-			if u := len(f.users); u < tc.wantUsersAtLeast || u > tc.wantUsersAtMost {
-				t.Errorf("%d distinct users, want %d..%d", u, tc.wantUsersAtLeast, tc.wantUsersAtMost)
-			}
-			if rep.AvgEventBytes < 300 || rep.AvgEventBytes > 500 {
-				t.Errorf("average event is %d bytes, want about 400", rep.AvgEventBytes)
-			}
-			if rep.Elapsed <= 0 || rep.EventsPerSec <= 0 || rep.RequestsPerSec <= 0 || rep.BodyBytes <= 0 {
-				t.Errorf("bad rates: %+v", rep)
-			}
-			if rep.Canceled {
-				t.Error("report says canceled")
-			}
-			checkLatency(t, rep)
+	forEachClient(t, func(t *testing.T, client string) {
+		for _, tc := range []struct {
+			name                              string
+			events, batch, conc, users        int
+			gzip                              bool
+			wantRequests                      int
+			wantUsersAtLeast, wantUsersAtMost int
+		}{
+			{name: "batch", events: 4000, batch: 50, conc: 8, wantRequests: 80, users: 0, wantUsersAtLeast: 3000, wantUsersAtMost: DefaultUsers},
+			{name: "batch-gzip-remainder", events: 1001, batch: 100, conc: 3, gzip: true, wantRequests: 11, users: 50, wantUsersAtLeast: 50, wantUsersAtMost: 50},
+			{name: "track", events: 600, batch: 1, conc: 4, wantRequests: 600, users: 7, wantUsersAtLeast: 7, wantUsersAtMost: 7},
+			{name: "track-gzip-more-workers-than-requests", events: 3, batch: 1, conc: 16, gzip: true, wantRequests: 3, users: 1, wantUsersAtLeast: 1, wantUsersAtMost: 1},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				f := newFake(t)
+				srv := f.start()
+				rep, err := RunIngest(context.Background(), IngestConfig{
+					URL: srv.URL + "/", WriteKey: testKey, Client: client, Events: tc.events, Batch: tc.batch,
+					Concurrency: tc.conc, Users: tc.users, Gzip: tc.gzip, Seed: 42,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("\n%s", rep)
+				if rep.EventsSent != tc.events || rep.EventsAcked != tc.events || rep.EventsRejected != 0 {
+					t.Errorf("sent %d, acked %d, rejected %d; want %d, %d, 0", rep.EventsSent, rep.EventsAcked, rep.EventsRejected, tc.events, tc.events)
+				}
+				if rep.Errors != 0 || rep.FirstError != "" {
+					t.Errorf("errors %d: %s", rep.Errors, rep.FirstError)
+				}
+				if rep.Requests != tc.wantRequests || rep.PlannedRequests != tc.wantRequests {
+					t.Errorf("requests %d (planned %d), want %d", rep.Requests, rep.PlannedRequests, tc.wantRequests)
+				}
+				if got := f.requests.Load(); got != int64(tc.wantRequests) {
+					t.Errorf("server saw %d requests, want %d", got, tc.wantRequests)
+				}
+				checkConns(t, f, client, min(tc.conc, tc.wantRequests))
+				if rep.Config.Client != client {
+					t.Errorf("report says client %q, want %q", rep.Config.Client, client)
+				}
+				if got := f.uniqueEvents(); got != tc.events {
+					t.Errorf("server saw %d unique messageIds, want %d", got, tc.events)
+				}
+				if u := len(f.users); u < tc.wantUsersAtLeast || u > tc.wantUsersAtMost {
+					t.Errorf("%d distinct users, want %d..%d", u, tc.wantUsersAtLeast, tc.wantUsersAtMost)
+				}
+				if rep.AvgEventBytes < 300 || rep.AvgEventBytes > 500 {
+					t.Errorf("average event is %d bytes, want about 400", rep.AvgEventBytes)
+				}
+				if rep.Elapsed <= 0 || rep.EventsPerSec <= 0 || rep.RequestsPerSec <= 0 || rep.BodyBytes <= 0 {
+					t.Errorf("bad rates: %+v", rep)
+				}
+				if rep.Canceled {
+					t.Error("report says canceled")
+				}
+				checkLatency(t, rep)
 
-			js, err := json.Marshal(rep)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if bytes.Contains(js, []byte(testKey)) || strings.Contains(rep.String(), testKey) {
-				t.Errorf("report leaks the write key: %s", js)
-			}
-			var back IngestReport
-			if err := json.Unmarshal(js, &back); err != nil {
-				t.Fatal(err)
-			}
-			back.Config.WriteKey = rep.Config.WriteKey
-			if back != *rep {
-				t.Errorf("JSON round trip changed the report:\n%+v\n%+v", back, *rep)
-			}
-		})
-	}
+				js, err := json.Marshal(rep)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if bytes.Contains(js, []byte(testKey)) || strings.Contains(rep.String(), testKey) {
+					t.Errorf("report leaks the write key: %s", js)
+				}
+				var back IngestReport
+				if err := json.Unmarshal(js, &back); err != nil {
+					t.Fatal(err)
+				}
+				back.Config.WriteKey = rep.Config.WriteKey
+				if back != *rep {
+					t.Errorf("JSON round trip changed the report:\n%+v\n%+v", back, *rep)
+				}
+			})
+		}
+	})
 }
 
 func TestRunIngestInjected500(t *testing.T) {
-	f := newFake(t)
-	f.failRequest = 3
-	srv := f.start()
-	rep, err := RunIngest(context.Background(), IngestConfig{
-		URL: srv.URL, WriteKey: testKey, Events: 1000, Batch: 50, Concurrency: 4,
+	forEachClient(t, func(t *testing.T, client string) {
+		f := newFake(t)
+		f.failRequest = 3
+		srv := f.start()
+		rep, err := RunIngest(context.Background(), IngestConfig{
+			URL: srv.URL, WriteKey: testKey, Client: client, Events: 1000, Batch: 50, Concurrency: 4,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Errors != 1 {
+			t.Errorf("errors = %d, want 1", rep.Errors)
+		}
+		if !strings.Contains(rep.FirstError, "500") || !strings.Contains(rep.FirstError, "injected failure") {
+			t.Errorf("first error %q lacks the status or the body", rep.FirstError)
+		}
+		if rep.Requests != 20 || rep.EventsSent != 1000 || rep.EventsAcked != 950 {
+			t.Errorf("requests %d, sent %d, acked %d; want 20, 1000, 950", rep.Requests, rep.EventsSent, rep.EventsAcked)
+		}
+		if !strings.Contains(rep.String(), "first error") {
+			t.Errorf("summary does not show the error:\n%s", rep)
+		}
+		checkLatency(t, rep)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Errors != 1 {
-		t.Errorf("errors = %d, want 1", rep.Errors)
-	}
-	if !strings.Contains(rep.FirstError, "500") || !strings.Contains(rep.FirstError, "injected failure") {
-		t.Errorf("first error %q lacks the status or the body", rep.FirstError)
-	}
-	if rep.Requests != 20 || rep.EventsSent != 1000 || rep.EventsAcked != 950 {
-		t.Errorf("requests %d, sent %d, acked %d; want 20, 1000, 950", rep.Requests, rep.EventsSent, rep.EventsAcked)
-	}
-	if !strings.Contains(rep.String(), "first error") {
-		t.Errorf("summary does not show the error:\n%s", rep)
-	}
-	checkLatency(t, rep)
 }
 
 func TestRunIngestNotSuccess(t *testing.T) {
-	f := newFake(t)
-	f.notSuccess = true
-	srv := f.start()
-	rep, err := RunIngest(context.Background(), IngestConfig{
-		URL: srv.URL, WriteKey: testKey, Events: 10, Batch: 1, Concurrency: 2,
+	forEachClient(t, func(t *testing.T, client string) {
+		f := newFake(t)
+		f.notSuccess = true
+		srv := f.start()
+		rep, err := RunIngest(context.Background(), IngestConfig{
+			URL: srv.URL, WriteKey: testKey, Client: client, Events: 10, Batch: 1, Concurrency: 2,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Errors != 10 || rep.EventsAcked != 0 || !strings.Contains(rep.FirstError, `"success":false`) {
+			t.Errorf("errors %d, acked %d, first %q", rep.Errors, rep.EventsAcked, rep.FirstError)
+		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Errors != 10 || rep.EventsAcked != 0 || !strings.Contains(rep.FirstError, `"success":false`) {
-		t.Errorf("errors %d, acked %d, first %q", rep.Errors, rep.EventsAcked, rep.FirstError)
-	}
 }
 
 func TestRunIngestRejected(t *testing.T) {
-	f := newFake(t)
-	f.rejectOne = true
-	srv := f.start()
-	rep, err := RunIngest(context.Background(), IngestConfig{
-		URL: srv.URL, WriteKey: testKey, Events: 100, Batch: 10, Concurrency: 2,
+	forEachClient(t, func(t *testing.T, client string) {
+		f := newFake(t)
+		f.rejectOne = true
+		srv := f.start()
+		rep, err := RunIngest(context.Background(), IngestConfig{
+			URL: srv.URL, WriteKey: testKey, Client: client, Events: 100, Batch: 10, Concurrency: 2,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Errors != 0 || rep.EventsAcked != 90 || rep.EventsRejected != 10 {
+			t.Errorf("errors %d, acked %d, rejected %d; want 0, 90, 10", rep.Errors, rep.EventsAcked, rep.EventsRejected)
+		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Errors != 0 || rep.EventsAcked != 90 || rep.EventsRejected != 10 {
-		t.Errorf("errors %d, acked %d, rejected %d; want 0, 90, 10", rep.Errors, rep.EventsAcked, rep.EventsRejected)
-	}
 }
 
 func TestRunIngestTransportError(t *testing.T) {
-	f := newFake(t)
-	srv := httptest.NewServer(f)
-	url := srv.URL
-	srv.Close()
-	rep, err := RunIngest(context.Background(), IngestConfig{
-		URL: url, WriteKey: testKey, Events: 5, Batch: 1, Concurrency: 2,
+	forEachClient(t, func(t *testing.T, client string) {
+		f := newFake(t)
+		srv := httptest.NewServer(f)
+		url := srv.URL
+		srv.Close()
+		rep, err := RunIngest(context.Background(), IngestConfig{
+			URL: url, WriteKey: testKey, Client: client, Events: 5, Batch: 1, Concurrency: 2,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Errors != 5 || rep.Requests != 5 || rep.EventsAcked != 0 || rep.FirstError == "" {
+			t.Errorf("errors %d, requests %d, acked %d, first %q", rep.Errors, rep.Requests, rep.EventsAcked, rep.FirstError)
+		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Errors != 5 || rep.Requests != 5 || rep.EventsAcked != 0 || rep.FirstError == "" {
-		t.Errorf("errors %d, requests %d, acked %d, first %q", rep.Errors, rep.Requests, rep.EventsAcked, rep.FirstError)
-	}
 }
 
 func TestRunIngestCancel(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	f := newFake(t)
-	f.onRequest = func(n int64) {
-		if n == 5 {
-			cancel()
+	forEachClient(t, func(t *testing.T, client string) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		f := newFake(t)
+		f.onRequest = func(n int64) {
+			if n == 5 {
+				cancel()
+			}
 		}
-	}
-	srv := f.start()
-	start := time.Now()
-	rep, err := RunIngest(ctx, IngestConfig{
-		URL: srv.URL, WriteKey: testKey, Events: 2000, Batch: 1, Concurrency: 2,
-	})
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", err)
-	}
-	if rep == nil || !rep.Canceled || rep.Requests >= rep.PlannedRequests || rep.Requests > 10 {
-		t.Fatalf("report after cancel: %+v", rep)
-	}
-	if rep.Errors != 0 {
-		t.Errorf("canceled requests counted as errors: %d (%s)", rep.Errors, rep.FirstError)
-	}
-	if time.Since(start) > 3*time.Second {
-		t.Errorf("cancel took %v", time.Since(start))
-	}
+		srv := f.start()
+		start := time.Now()
+		rep, err := RunIngest(ctx, IngestConfig{
+			URL: srv.URL, WriteKey: testKey, Client: client, Events: 2000, Batch: 1, Concurrency: 2,
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want context.Canceled", err)
+		}
+		if rep == nil || !rep.Canceled || rep.Requests >= rep.PlannedRequests || rep.Requests > 10 {
+			t.Fatalf("report after cancel: %+v", rep)
+		}
+		if rep.Errors != 0 {
+			t.Errorf("canceled requests counted as errors: %d (%s)", rep.Errors, rep.FirstError)
+		}
+		if time.Since(start) > 3*time.Second {
+			t.Errorf("cancel took %v", time.Since(start))
+		}
 
-	// Canceled before starting: no report.
-	if rep, err := RunIngest(ctx, IngestConfig{URL: srv.URL, Events: 10}); !errors.Is(err, context.Canceled) || rep != nil {
-		t.Errorf("pre-canceled: %v, %v", rep, err)
-	}
+		// Canceled before starting: no report.
+		if rep, err := RunIngest(ctx, IngestConfig{URL: srv.URL, Events: 10, Client: client}); !errors.Is(err, context.Canceled) || rep != nil {
+			t.Errorf("pre-canceled: %v, %v", rep, err)
+		}
+	})
 }
 
 func TestRunIngestInvalidConfig(t *testing.T) {
@@ -399,16 +504,16 @@ func TestPayloadsReproducible(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	a, err := buildRequests(context.Background(), cfg, "aaaaaaaaaaaa", base)
+	a, err := buildRequests(context.Background(), cfg, "aaaaaaaaaaaa", base, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := buildRequests(context.Background(), cfg, "bbbbbbbbbbbb", base)
+	b, err := buildRequests(context.Background(), cfg, "bbbbbbbbbbbb", base, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Seed = 8
-	c, err := buildRequests(context.Background(), cfg, "aaaaaaaaaaaa", base)
+	c, err := buildRequests(context.Background(), cfg, "aaaaaaaaaaaa", base, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -460,4 +565,118 @@ func TestPercentile(t *testing.T) {
 	if got := percentile(three, 99); got != 3 {
 		t.Errorf("p99 of 3 = %v", got)
 	}
+}
+
+func TestRunIngestChunked(t *testing.T) {
+	forEachClient(t, func(t *testing.T, client string) {
+		f := newFake(t)
+		f.chunked = true
+		f.rejectOne = true
+		srv := f.start()
+		rep, err := RunIngest(context.Background(), IngestConfig{
+			URL: srv.URL, WriteKey: testKey, Client: client, Events: 200, Batch: 10, Concurrency: 3,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Errors != 0 || rep.EventsAcked != 180 || rep.EventsRejected != 20 {
+			t.Errorf("errors %d (%s), acked %d, rejected %d; want 0, 180, 20", rep.Errors, rep.FirstError, rep.EventsAcked, rep.EventsRejected)
+		}
+		if got := f.chunks.Load(); got != 20 {
+			t.Errorf("%d chunked answers on the wire, want 20", got)
+		}
+		checkConns(t, f, client, 3)
+	})
+}
+
+func TestRunIngestConnectionClose(t *testing.T) {
+	forEachClient(t, func(t *testing.T, client string) {
+		f := newFake(t)
+		f.closeEach = true
+		srv := f.start()
+		rep, err := RunIngest(context.Background(), IngestConfig{
+			URL: srv.URL, WriteKey: testKey, Client: client, Events: 60, Batch: 1, Concurrency: 4,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Errors != 0 || rep.EventsAcked != 60 {
+			t.Errorf("errors %d (%s), acked %d; want 0, 60", rep.Errors, rep.FirstError, rep.EventsAcked)
+		}
+		if got := f.conns.Load(); got != 60 {
+			t.Errorf("%d connections, want one per request (60)", got)
+		}
+	})
+}
+
+func TestRunIngest503(t *testing.T) {
+	forEachClient(t, func(t *testing.T, client string) {
+		f := newFake(t)
+		f.unavailableEvery = 3
+		srv := f.start()
+		rep, err := RunIngest(context.Background(), IngestConfig{
+			URL: srv.URL, WriteKey: testKey, Client: client, Events: 30, Batch: 1, Concurrency: 3,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Requests != 30 || rep.Errors != 10 || rep.EventsAcked != 20 {
+			t.Errorf("requests %d, errors %d, acked %d; want 30, 10, 20", rep.Requests, rep.Errors, rep.EventsAcked)
+		}
+		want := `POST /v1/track: 503 Service Unavailable: {"error":{"code":"unavailable","message":"overloaded; retry"}}`
+		if rep.FirstError != want {
+			t.Errorf("first error\n%q, want\n%q", rep.FirstError, want)
+		}
+		checkConns(t, f, client, 3) // a 503 needs no new connection
+		checkLatency(t, rep)
+	})
+}
+
+func TestClientChoice(t *testing.T) {
+	for _, tc := range []struct{ url, client, want string }{
+		{"http://h:1", "", ClientRaw},
+		{"http://h:1", ClientRaw, ClientRaw},
+		{"http://h:1", ClientNetHTTP, ClientNetHTTP},
+		{"https://h:1", "", ClientNetHTTP},
+		{"https://h:1", ClientRaw, ClientNetHTTP},
+		{"https://h:1", ClientNetHTTP, ClientNetHTTP},
+	} {
+		cfg, err := IngestConfig{URL: tc.url, Events: 1, Client: tc.client}.normalize()
+		if err != nil || cfg.Client != tc.want {
+			t.Errorf("%s with %q: %q, %v; want %q", tc.url, tc.client, cfg.Client, err, tc.want)
+		}
+	}
+	if _, err := (IngestConfig{URL: "http://h:1", Events: 1, Client: "curl"}).normalize(); err == nil {
+		t.Error("client curl accepted")
+	}
+}
+
+func TestRunIngestCancelHung(t *testing.T) {
+	forEachClient(t, func(t *testing.T, client string) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		release := make(chan struct{})
+		f := newFake(t)
+		f.onRequest = func(n int64) {
+			if n == 2 { // both workers wait for an answer that does not come
+				time.AfterFunc(20*time.Millisecond, cancel)
+			}
+			<-release
+		}
+		srv := f.start()
+		t.Cleanup(func() { close(release) }) // before srv.Close, which waits for handlers
+		start := time.Now()
+		rep, err := RunIngest(ctx, IngestConfig{
+			URL: srv.URL, WriteKey: testKey, Client: client, Events: 10, Batch: 1, Concurrency: 2,
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want context.Canceled", err)
+		}
+		if rep.Requests != 0 || rep.Errors != 0 || !rep.Canceled {
+			t.Errorf("requests %d, errors %d (%s), canceled %v; want 0, 0, true", rep.Requests, rep.Errors, rep.FirstError, rep.Canceled)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("cancel took %v", d)
+		}
+	})
 }

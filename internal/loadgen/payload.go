@@ -16,10 +16,12 @@ import (
 // send it.
 const tsLayout = "2006-01-02T15:04:05.000Z07:00"
 
-// request is one pre-built request: its (possibly gzipped) body and the
-// number of events it carries.
+// request is one pre-built request: its (possibly gzipped) body, the
+// number of events it carries and, for the raw client, the whole request
+// as sent.
 type request struct {
 	body   []byte
+	wire   []byte // request line, headers and body; body is its tail
 	events int
 }
 
@@ -32,8 +34,10 @@ type built struct {
 // buildRequests builds every request body for cfg up front, in parallel.
 // Request i carries events [i*Batch, min((i+1)*Batch, Events)). Payloads
 // depend only on cfg.Seed, the request index and base, apart from the
-// messageIds, which embed runID. cfg must already be normalized.
-func buildRequests(ctx context.Context, cfg IngestConfig, runID string, base time.Time) (*built, error) {
+// messageIds, which embed runID. cfg must already be normalized. If head is
+// not nil, each request's wire is head(nil, len(body)) followed by its body,
+// in one allocation.
+func buildRequests(ctx context.Context, cfg IngestConfig, runID string, base time.Time, head func(dst []byte, bodyLen int) []byte) (*built, error) {
 	total := (cfg.Events + cfg.Batch - 1) / cfg.Batch
 	out := &built{reqs: make([]request, total)}
 	var next, raw atomic.Int64
@@ -47,7 +51,7 @@ func buildRequests(ctx context.Context, cfg IngestConfig, runID string, base tim
 			if cfg.Gzip {
 				zw = gzip.NewWriter(&zbuf)
 			}
-			var buf []byte
+			var buf, hbuf []byte
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= total || ctx.Err() != nil {
@@ -76,17 +80,24 @@ func buildRequests(ctx context.Context, cfg IngestConfig, runID string, base tim
 					buf = append(buf, `"}`...)
 				}
 				raw.Add(int64(evBytes))
-				var body []byte
+				body := buf
 				if cfg.Gzip {
 					zbuf.Reset()
 					zw.Reset(&zbuf)
 					_, _ = zw.Write(buf) // writes to a bytes.Buffer cannot fail
 					_ = zw.Close()
-					body = bytes.Clone(zbuf.Bytes())
-				} else {
-					body = bytes.Clone(buf)
+					body = zbuf.Bytes()
 				}
-				out.reqs[i] = request{body: body, events: n}
+				rq := request{events: n}
+				if head != nil {
+					hbuf = head(hbuf[:0], len(body))
+					rq.wire = make([]byte, 0, len(hbuf)+len(body))
+					rq.wire = append(append(rq.wire, hbuf...), body...)
+					rq.body = rq.wire[len(hbuf):]
+				} else {
+					rq.body = bytes.Clone(body)
+				}
+				out.reqs[i] = rq
 			}
 		})
 	}
