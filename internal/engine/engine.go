@@ -27,7 +27,7 @@ import (
 type Options struct {
 	Partitions      int           // partition workers (default 4)
 	BatchSize       int           // inputs per partition transaction (default 1000)
-	Linger          time.Duration // how long a partition waits to fill a batch (default 20ms)
+	Linger          time.Duration // how long the router waits to fill a batch (default 20ms); partitions wait a tenth of it
 	DedupeWindow    time.Duration // messageId dedupe window (default 7 days)
 	CheckpointEvery time.Duration // how often the replay point is saved (default 1s)
 	IdentityCache   int           // profiles whose identifiers stay in memory (default 1,000,000)
@@ -170,6 +170,8 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	tick := time.NewTicker(e.opts.CheckpointEvery)
 	defer tick.Stop()
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	catchUp := true
 	for {
 		if ctx.Err() != nil {
@@ -204,15 +206,23 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case evs := <-e.live:
-			// Take whatever else is waiting too: one resolution and
-			// one identity commit for all of it.
+			// Gather what arrives within the linger too: one
+			// resolution, one identity commit and one batch per
+			// partition for all of it.
+			linger.Reset(e.opts.Linger)
 		more:
 			for len(evs) < e.opts.BatchSize {
 				select {
 				case next := <-e.live:
 					evs = append(evs, next...)
-				default:
+				case <-linger.C:
 					break more
+				}
+			}
+			if !linger.Stop() {
+				select {
+				case <-linger.C:
+				default:
 				}
 			}
 			last := e.lastRouted.Load()

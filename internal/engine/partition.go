@@ -98,7 +98,7 @@ func (p *partition) run(ctx context.Context) {
 			}
 		}
 		// Linger briefly so a trickle of inputs shares one transaction.
-		linger.Reset(p.eng.opts.Linger)
+		linger.Reset(p.eng.opts.Linger / 10)
 	fill:
 		for len(batch) < max {
 			select {
