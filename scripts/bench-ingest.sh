@@ -4,6 +4,7 @@
 # median. Usage: scripts/bench-ingest.sh [sqlite|postgres|all] (default all)
 # Env: RUNS (default 3), PGURL (default the local test database).
 set -euo pipefail
+export PGOPTIONS="--client-min-messages=warning"
 cd "$(dirname "$0")/.."
 which_store=${1:-all}
 RUNS=${RUNS:-3}
