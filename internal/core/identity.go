@@ -12,7 +12,9 @@ package core
 //     userIds: such a profile is left alone and the clash is reported as a
 //     conflict. A profile with a userId survives a merge with anonymous ones.
 //  4. alias is explicit: the profile of previousId is merged into the
-//     profile of userId even when both are known.
+//     profile of userId even when both are known. An alias whose
+//     previousId is already on userId's profile changes nothing (so a
+//     replayed or repeated alias is harmless).
 //  5. Identifiers not yet bound are bound to the surviving profile.
 
 // Resolution is what resolving one event decided.
@@ -137,6 +139,20 @@ func AliasKeys(e *Event) []Identifier {
 // event (ids, plus AliasKeys) must have been looked up and every profile
 // they point at loaded; newID makes a fresh profile id.
 func (g *Graph) Resolve(ids []Identifier, alias []Identifier, userID string, newID func() string) Resolution {
+	if len(alias) > 0 && userID != "" {
+		// An alias already carried out (one of previousId's keys is on
+		// userId's profile) changes nothing more: replaying or repeating
+		// it must not merge a profile that previousId's other key (user
+		// or anonymous) has gained since.
+		if t, ok := g.keys[Identifier{KindUserID, userID}.Key()]; ok {
+			for _, id := range alias {
+				if p, ok := g.keys[id.Key()]; ok && p == t {
+					alias = nil
+					break
+				}
+			}
+		}
+	}
 	var found, explicit []string
 	seen := map[string]bool{}
 	for _, id := range ids {

@@ -69,6 +69,12 @@ func TestResolveRules(t *testing.T) {
 			{ev: identify("", "anon-1", ""), profile: "p1", created: true},
 			{ev: &Event{Type: TypeAlias, UserID: "u5", PreviousID: "anon-1"}, profile: "p1"},
 		}},
+		{"a replayed alias does not merge what previousId's other key gained since", []step{
+			{ev: identify("u3", "", ""), profile: "p1", created: true},
+			{ev: &Event{Type: TypeAlias, UserID: "u3", PreviousID: "u2"}, profile: "p1"},
+			{ev: identify("u2", "", ""), profile: "p2", created: true},
+			{ev: &Event{Type: TypeAlias, UserID: "u3", PreviousID: "u2"}, profile: "p1"},
+		}},
 		{"alias from an unknown previousId binds it to the user's profile", []step{
 			{ev: identify("u5", "", ""), profile: "p1", created: true},
 			{ev: &Event{Type: TypeAlias, UserID: "u5", PreviousID: "never-seen"}, profile: "p1"},

@@ -154,6 +154,9 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	merges, err := e.store.PendingMerges(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return fmt.Errorf("engine: %w", err)
 	}
 	for _, m := range merges {
@@ -162,6 +165,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	cp, err := e.store.Checkpoint(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return fmt.Errorf("engine: %w", err)
 	}
 	e.lastRouted.Store(cp)
@@ -235,6 +241,15 @@ func (e *Engine) Run(ctx context.Context) error {
 			if evs[0].Seq != last+1 {
 				catchUp = true // a group was dropped: read it from the log
 				continue
+			}
+			for i := 1; i < len(evs); i++ {
+				if evs[i].Seq != evs[i-1].Seq+1 {
+					// A group between two gathered ones was dropped:
+					// route up to it, read the rest from the log.
+					evs = evs[:i]
+					catchUp = true
+					break
+				}
 			}
 			e.route(ctx, evs)
 		case c := <-e.cmds:

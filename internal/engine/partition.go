@@ -34,6 +34,12 @@ type partition struct {
 	// cache holds the committed state of profiles this partition owns;
 	// only this partition's goroutine touches it.
 	cache map[string]*core.Profile
+
+	// moved records profiles this partition has handed to another
+	// (barrier done, absorb maybe not yet committed): an absorb into one of
+	// them must follow it, or it would fold into a profile that is being
+	// folded away. Cleared when no merge is in flight anywhere.
+	moved map[string]string
 }
 
 // remember caches committed profiles that this partition owns.
@@ -41,13 +47,13 @@ func (p *partition) remember(profiles []*core.Profile) {
 	if p.cache == nil {
 		p.cache = make(map[string]*core.Profile)
 	}
-	max := p.eng.opts.ProfileCache
+	limit := p.eng.opts.ProfileCache
 	for _, pr := range profiles {
 		if PartitionOf(pr.ID, len(p.eng.parts)) != p.id {
 			continue
 		}
-		if len(p.cache) >= max {
-			n := max / 10
+		if len(p.cache) >= limit {
+			n := max(1, limit/10)
 			for id := range p.cache {
 				if n--; n < 0 {
 					break
@@ -121,6 +127,9 @@ func (p *partition) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		if len(p.moved) > 0 && p.eng.merging.Load() == 0 {
+			clear(p.moved)
+		}
 	}
 }
 
@@ -143,6 +152,10 @@ func (p *partition) process(ctx context.Context, batch []input) {
 				// Everything From had here is committed: hand it over.
 				m := *in.barrier
 				delete(p.cache, m.From)
+				if p.moved == nil {
+					p.moved = map[string]string{}
+				}
+				p.moved[m.From] = m.Into
 				p.eng.partOf(m.Into).pass(input{absorb: &m})
 			case in.erase != nil:
 				er, err := p.eng.store.EraseProfile(ctx, in.erase.profileID)
@@ -180,16 +193,25 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 		}
 	}
 	events := make([]*core.Event, 0, len(run))
+	var forward []core.Merge
+	kept := run[:0:0]
 	for _, in := range run {
 		switch {
 		case in.ev != nil:
 			add(in.ev.ProfileID)
 			events = append(events, in.ev)
 		case in.absorb != nil:
+			if to, ok := p.moved[in.absorb.Into]; ok {
+				// The target has been handed on: follow it.
+				forward = append(forward, core.Merge{From: in.absorb.From, Into: to})
+				continue
+			}
 			add(in.absorb.From)
 			add(in.absorb.Into)
 		}
+		kept = append(kept, in)
 	}
+	run = kept
 	profiles := make(map[string]*core.Profile, len(ids))
 	missing := ids[:0:0]
 	for _, id := range ids {
@@ -211,14 +233,14 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 	var written []*core.Profile
 	// An absorb whose target has itself been merged away moves on to the
 	// target's survivor.
-	var forward []core.Merge
+	forwardBefore := len(forward)
 	now := eng.opts.Clock.Now()
 	var last int64
 	var lastRecv time.Time
 	nFresh, completed := 0, 0
 	dups, err := eng.store.ApplyBatch(ctx, &core.ApplyBatch{Events: events, DedupeSince: now.Add(-eng.opts.DedupeWindow)},
 		func(fresh []*core.Event) (*core.PartitionCommit, error) {
-			forward = forward[:0]
+			forward = forward[:forwardBefore]
 			nFresh, completed = len(fresh), 0
 			dirty := map[string]*core.Profile{}
 			get := func(id string) *core.Profile {
