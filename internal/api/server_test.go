@@ -328,6 +328,8 @@ func TestDedupeAndCloudEvents(t *testing.T) {
 	if st, m := do(t, req); st != 200 {
 		t.Fatal(st, m)
 	}
+	// A duplicate with another body has no effect, not even on identity.
+	ts.post(t, "/v1/identify", `{"userId":"u1","messageId":"same","traits":{"email":"dup@example.com"}}`)
 	// The same CloudEvent again is a duplicate.
 	ts.post(t, "/v1/cloudevents", `{"specversion":"1.0","id":"e1","source":"/billing","type":"invoice.paid","userid":"u1","data":{"amount":3}}`, "Content-Type", "application/cloudevents+json")
 	ts.settle(t)
@@ -336,8 +338,11 @@ func TestDedupeAndCloudEvents(t *testing.T) {
 	if p["events"] != 3.0 || counts["Paid"] != 1.0 || counts["invoice.paid"] != 1.0 || counts["invoice.sent"] != 1.0 {
 		t.Fatalf("profile = %v", p)
 	}
-	if d := ts.eng.Stats().Duplicates; d != 3 {
-		t.Fatalf("duplicates = %d, want 3", d)
+	if d := ts.eng.Stats().Duplicates; d != 4 {
+		t.Fatalf("duplicates = %d, want 4", d)
+	}
+	if st, _ := ts.admin(t, "GET", "/v1/profiles?email=dup@example.com"); st != 404 {
+		t.Fatalf("a duplicate's email was bound (lookup answered %d)", st)
 	}
 }
 

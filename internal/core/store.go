@@ -47,6 +47,10 @@ type Store interface {
 	// order), and writes what fn returns, all atomically. It returns the
 	// number of duplicates dropped.
 	ApplyBatch(ctx context.Context, b *ApplyBatch, fn func(fresh []*Event) (*PartitionCommit, error)) (int, error)
+	// Seen returns which of keys were applied at or after since (the
+	// dedupe entries ApplyBatch writes). The router uses it so that a
+	// duplicate does not touch the identity index either.
+	Seen(ctx context.Context, keys []MessageKey, since time.Time) (map[MessageKey]bool, error)
 	// PruneDedupe forgets message ids first applied before t.
 	PruneDedupe(ctx context.Context, before time.Time) (int64, error)
 
@@ -71,6 +75,12 @@ type Store interface {
 
 	// Close releases the store.
 	Close() error
+}
+
+// MessageKey identifies a message for dedupe: its source and messageId.
+type MessageKey struct {
+	SourceID  string
+	MessageID string
 }
 
 // ApplyBatch is the input of Store.ApplyBatch: logged events whose

@@ -84,6 +84,8 @@ type Engine struct {
 	dropped    atomic.Int64 // live batches not taken (read back from the log)
 	lastApply  atomic.Int64 // receivedAt (unix ns) of the last applied event
 	merging    atomic.Int64 // merges sent to partitions and not yet committed
+
+	recent, older map[core.MessageKey]time.Time // message keys routed lately (router goroutine only)
 }
 
 // New returns an engine over store.
@@ -263,10 +265,24 @@ func (e *Engine) Run(ctx context.Context) error {
 // route resolves identities for events (in log order), then hands each
 // merge and event to its partition.
 func (e *Engine) route(ctx context.Context, evs []*core.Event) {
-	var res []identity.Resolved
+	last := evs[len(evs)-1].Seq
+	var fresh []*core.Event
 	for {
 		var err error
-		res, err = e.resolver.Resolve(ctx, evs)
+		fresh, err = e.dedupe(ctx, evs)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		e.log.Error("dedupe lookup failed; retrying", "err", err)
+		sleep(ctx, 200*time.Millisecond)
+	}
+	var res []identity.Resolved
+	for len(fresh) > 0 {
+		var err error
+		res, err = e.resolver.Resolve(ctx, fresh)
 		if err == nil {
 			break
 		}
@@ -287,8 +303,60 @@ func (e *Engine) route(ctx context.Context, evs []*core.Event) {
 		p.lastSent.Store(r.Event.Seq)
 		p.send(input{ev: r.Event, facts: r.Facts})
 	}
-	e.lastRouted.Store(evs[len(evs)-1].Seq)
+	e.lastRouted.Store(last)
 }
+
+// dedupe drops events whose messageId was already routed (recently, in
+// memory) or applied (within the window, in the store), so that a
+// duplicate does not reach the identity index either. The partitions'
+// dedupe in ApplyBatch stays the authority; this is the early filter.
+func (e *Engine) dedupe(ctx context.Context, evs []*core.Event) ([]*core.Event, error) {
+	now := e.opts.Clock.Now()
+	since := now.Add(-e.opts.DedupeWindow)
+	var ask []core.MessageKey
+	for _, ev := range evs {
+		k := core.MessageKey{SourceID: ev.SourceID, MessageID: ev.MessageID}
+		if _, ok := e.recentKey(k, since); !ok {
+			ask = append(ask, k)
+		}
+	}
+	seen, err := e.store.Seen(ctx, ask, since)
+	if err != nil {
+		return nil, err
+	}
+	fresh := evs[:0:0]
+	for _, ev := range evs {
+		k := core.MessageKey{SourceID: ev.SourceID, MessageID: ev.MessageID}
+		if _, ok := e.recentKey(k, since); ok || seen[k] {
+			e.duplicates.Add(1)
+			continue
+		}
+		e.remember(k, ev.ReceivedAt)
+		fresh = append(fresh, ev)
+	}
+	return fresh, nil
+}
+
+// recentKey looks a key up among those routed lately.
+func (e *Engine) recentKey(k core.MessageKey, since time.Time) (time.Time, bool) {
+	for _, gen := range []map[core.MessageKey]time.Time{e.recent, e.older} {
+		if at, ok := gen[k]; ok && !at.Before(since) {
+			return at, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// remember notes a routed key; two generations bound the memory.
+func (e *Engine) remember(k core.MessageKey, at time.Time) {
+	if e.recent == nil || len(e.recent) >= recentKeys {
+		e.older, e.recent = e.recent, make(map[core.MessageKey]time.Time, 1024)
+	}
+	e.recent[k] = at
+}
+
+// recentKeys is the size of one generation of routed message keys.
+const recentKeys = 500_000
 
 // checkpoint saves the highest seq below which every event is applied.
 func (e *Engine) checkpoint(ctx context.Context, saved int64) int64 {

@@ -152,6 +152,39 @@ func (s *Store) ListEvents(ctx context.Context, profileID string, beforeSeq int6
 	return out, nil
 }
 
+// Seen implements core.Store.
+func (s *Store) Seen(ctx context.Context, keys []core.MessageKey, since time.Time) (map[core.MessageKey]bool, error) {
+	out := make(map[core.MessageKey]bool)
+	if len(keys) == 0 {
+		return out, nil
+	}
+	sources := make([]string, len(keys))
+	messages := make([][]byte, len(keys))
+	for i, k := range keys {
+		sources[i], messages[i] = k.SourceID, []byte(k.MessageID)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT d.source_id, d.message_id FROM dedupe d
+		JOIN unnest($1::text[], $2::bytea[]) AS k(source_id, message_id)
+		ON d.source_id = k.source_id AND d.message_id = k.message_id
+		WHERE d.seen_at >= $3`, sources, messages, nanos(since))
+	if err != nil {
+		return nil, fmt.Errorf("seen: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var src string
+		var msg []byte
+		if err := rows.Scan(&src, &msg); err != nil {
+			return nil, fmt.Errorf("seen: %w", err)
+		}
+		out[core.MessageKey{SourceID: src, MessageID: string(msg)}] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("seen: %w", err)
+	}
+	return out, nil
+}
+
 // PruneDedupe implements core.Store.
 func (s *Store) PruneDedupe(ctx context.Context, before time.Time) (int64, error) {
 	ct, err := s.pool.Exec(ctx, `DELETE FROM dedupe WHERE seen_at < $1`, nanos(before))

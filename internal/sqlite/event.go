@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/overture-cjo/overture/internal/core"
@@ -118,6 +119,37 @@ func (s *Store) ListEvents(ctx context.Context, profileID string, beforeSeq int6
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// Seen implements core.Store.
+func (s *Store) Seen(ctx context.Context, keys []core.MessageKey, since time.Time) (map[core.MessageKey]bool, error) {
+	out := make(map[core.MessageKey]bool)
+	for len(keys) > 0 {
+		part := keys[:min(len(keys), 400)]
+		keys = keys[len(part):]
+		args := make([]any, 0, 2*len(part)+1)
+		args = append(args, nanos(since))
+		for _, k := range part {
+			args = append(args, k.SourceID, k.MessageID)
+		}
+		rows, err := s.r.QueryContext(ctx, `SELECT source_id, message_id FROM dedupe WHERE seen_at >= ? AND (source_id, message_id) IN (VALUES `+
+			strings.TrimSuffix(strings.Repeat("(?, ?),", len(part)), ",")+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("seen: %w", err)
+		}
+		for rows.Next() {
+			var k core.MessageKey
+			if err := rows.Scan(&k.SourceID, &k.MessageID); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("seen: %w", err)
+			}
+			out[k] = true
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("seen: %w", err)
+		}
+	}
+	return out, nil
 }
 
 // PruneDedupe implements core.Store.

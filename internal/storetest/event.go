@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -291,4 +293,36 @@ func testPruneDedupe(t *testing.T, s core.Store) {
 		t.Errorf("after prune: %d duplicates, want 1", dups)
 	}
 	checkSeqs(t, "after prune", fresh, 4)
+}
+
+// testSeen: Seen reports exactly the keys applied within the window.
+func testSeen(t *testing.T, s core.Store) {
+	apply(t, s, at(-time.Hour), []*core.Event{
+		track(1, "src_a", "m1", "p1", at(0)),
+		track(2, "src_a", "m2\x00odd", "p1", at(time.Minute)),
+		track(3, "src_b", "m3", "p1", at(2*time.Minute)),
+	}, nil)
+	keys := []core.MessageKey{
+		{SourceID: "src_a", MessageID: "m1"}, {SourceID: "src_a", MessageID: "m2\x00odd"},
+		{SourceID: "src_b", MessageID: "m3"}, {SourceID: "src_b", MessageID: "m1"}, {SourceID: "src_a", MessageID: "nope"},
+	}
+	got, err := s.Seen(context.Background(), keys, at(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[core.MessageKey]bool{keys[1]: true, keys[2]: true} // m1 is older than the window
+	if len(got) != len(want) || !got[keys[1]] || !got[keys[2]] {
+		t.Errorf("seen = %v, want %v", got, want)
+	}
+	if got, err := s.Seen(context.Background(), nil, at(0)); err != nil || len(got) != 0 {
+		t.Errorf("seen of nothing = %v, %v", got, err)
+	}
+	many := make([]core.MessageKey, 1000)
+	for i := range many {
+		many[i] = core.MessageKey{SourceID: "src_a", MessageID: fmt.Sprintf("x%d", i)}
+	}
+	many[999] = keys[2]
+	if got, err := s.Seen(context.Background(), many, at(0)); err != nil || len(got) != 1 || !got[keys[2]] {
+		t.Errorf("seen among 1000 = %v, %v", got, err)
+	}
 }

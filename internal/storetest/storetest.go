@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"WriteKeys", testWriteKeys},
 		{"Quarantine", testQuarantine},
 		{"PruneDedupe", testPruneDedupe},
+		{"Seen", testSeen},
 		{"OddStrings", testOddStrings},
 	}
 	for _, tt := range tests {
