@@ -267,30 +267,12 @@ func (e *Engine) Run(ctx context.Context) error {
 func (e *Engine) route(ctx context.Context, evs []*core.Event) {
 	last := evs[len(evs)-1].Seq
 	var fresh []*core.Event
-	for {
-		var err error
-		fresh, err = e.dedupe(ctx, evs)
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		e.log.Error("dedupe lookup failed; retrying", "err", err)
-		sleep(ctx, 200*time.Millisecond)
-	}
 	var res []identity.Resolved
-	for len(fresh) > 0 {
-		var err error
-		res, err = e.resolver.Resolve(ctx, fresh)
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		e.log.Error("identity resolution failed; retrying", "err", err)
-		sleep(ctx, 200*time.Millisecond)
+	if !e.retry(ctx, "dedupe lookup", func() (err error) { fresh, err = e.dedupe(ctx, evs); return err }) {
+		return
+	}
+	if len(fresh) > 0 && !e.retry(ctx, "identity resolution", func() (err error) { res, err = e.resolver.Resolve(ctx, fresh); return err }) {
+		return
 	}
 	for i := range res {
 		r := &res[i]
@@ -304,6 +286,22 @@ func (e *Engine) route(ctx context.Context, evs []*core.Event) {
 		p.send(input{ev: r.Event, facts: r.Facts})
 	}
 	e.lastRouted.Store(last)
+}
+
+// retry runs fn until it succeeds (true) or ctx ends (false), logging each
+// failure: the router never skips an event.
+func (e *Engine) retry(ctx context.Context, what string, fn func() error) bool {
+	for {
+		err := fn()
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		e.log.Error(what+" failed; retrying", "err", err)
+		sleep(ctx, 200*time.Millisecond)
+	}
 }
 
 // dedupe drops events whose messageId was already routed (recently, in
