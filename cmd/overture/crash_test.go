@@ -12,7 +12,8 @@ import (
 
 // TestCrashRecovery ingests concurrently into the real binary, kills it
 // with SIGKILL mid-stream, restarts it on the same data, re-sends some
-// acknowledged events (as a client retrying would), and checks that every
+// acknowledged events (as a client retrying would), kills it again while it
+// may still be replaying, restarts once more, and checks that every
 // acknowledged event is on its profile's timeline exactly once and that the
 // profiles are complete, merges included.
 func TestCrashRecovery(t *testing.T) {
@@ -101,8 +102,18 @@ func crashRecovery(t *testing.T, env ...string) {
 		t.Fatalf("only %d events acknowledged before the kill\n%s", ackedN.Load(), s.output())
 	}
 
-	s2 := startServer(t, data, addr, env...)
+	// Restart, re-send some acknowledged batches as a retrying client
+	// would, and kill it again while it may still be replaying.
+	s1 := startServer(t, data, addr, env...)
 	for _, b := range batches[:min(50, len(batches))] {
+		if st, err := postJSON(context.Background(), s1.url+"/v1/batch", b); err != nil || st != 200 {
+			t.Fatalf("re-send: %d %v", st, err)
+		}
+	}
+	s1.kill()
+
+	s2 := startServer(t, data, addr, env...)
+	for _, b := range batches[min(50, len(batches)):min(100, len(batches))] {
 		if st, err := postJSON(context.Background(), s2.url+"/v1/batch", b); err != nil || st != 200 {
 			t.Fatalf("re-send: %d %v", st, err)
 		}
