@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +35,7 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	writeKeys := fs.String("write-keys", envOr("OVERTURE_WRITE_KEYS", ""), "comma-separated ingestion write keys accepted besides those made with 'overture keys create' (env OVERTURE_WRITE_KEYS)")
 	partitions := fs.Int("partitions", 4, "partition workers")
 	dedupe := fs.Duration("dedupe-window", envDuration("OVERTURE_DEDUPE_WINDOW", 7*24*time.Hour), "messageId dedupe window (env OVERTURE_DEDUPE_WINDOW)")
+	gcPercent := fs.Int("gc-percent", envInt("OVERTURE_GC_PERCENT", 400), "Go GC target percentage (env OVERTURE_GC_PERCENT); higher trades memory for CPU. A soft memory limit of 2 GiB applies unless GOMEMLIMIT is set")
 	logLevel := fs.String("log-level", envOr("OVERTURE_LOG_LEVEL", "info"), "debug, info, warn or error (env OVERTURE_LOG_LEVEL)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: overture serve [flags]\n\nRuns the ingestion API, the admin API and /metrics.\n\nFlags:\n")
@@ -47,6 +50,15 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log)
+	// The hot path allocates per event; collecting less often buys CPU on
+	// small machines. The memory limit keeps a high GOGC from growing the
+	// heap without bound.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(*gcPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(2 << 30)
+	}
 
 	if err := os.MkdirAll(sf.data, 0o755); err != nil {
 		return fmt.Errorf("data directory: %w", err)
@@ -120,6 +132,15 @@ func storeName(sf storeFlags) string {
 		return "postgres"
 	}
 	return "sqlite"
+}
+
+func envInt(name string, def int) int {
+	if v := os.Getenv(name); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+	}
+	return def
 }
 
 func envDuration(name string, def time.Duration) time.Duration {
