@@ -39,7 +39,7 @@ run_one() { # store scenario-args...
   done
   awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "  engine idle %.1f s after the last ack\n", b - a }'
   kill "$pid"; wait "$pid" 2>/dev/null || true
-  if [ "$store" = postgres ]; then psql "$PGURL" -qc "DROP SCHEMA $schema CASCADE" >/dev/null; fi
+  if [ "$store" = postgres ]; then psql "$PGURL" -qc "DROP SCHEMA $schema CASCADE" >/dev/null 2>&1; fi
   rm -rf "$data"
 }
 
