@@ -27,6 +27,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -165,9 +166,22 @@ func limitOf(limit int) *int64 {
 	return &n
 }
 
-func nanos(t time.Time) int64 { return t.UnixNano() }
+// zeroNanos stands for the zero time.Time, which UnixNano cannot express.
+const zeroNanos = math.MinInt64
 
-func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return zeroNanos
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == zeroNanos {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
 
 // byteStrings converts strings to bytea parameters.
 func byteStrings(ss []string) [][]byte {

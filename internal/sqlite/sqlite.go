@@ -19,6 +19,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -187,9 +188,22 @@ func anys(ss []string) []any {
 	return out
 }
 
-func nanos(t time.Time) int64 { return t.UnixNano() }
+// zeroNanos stands for the zero time.Time, which UnixNano cannot express.
+const zeroNanos = math.MinInt64
 
-func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return zeroNanos
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == zeroNanos {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
 
 // chunks calls fn for slices of ids of at most 500 (SQLite's variable limit
 // is far higher, but long IN lists plan badly).

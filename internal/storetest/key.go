@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -86,5 +87,20 @@ func checkKeys(t *testing.T, what string, got []*core.WriteKey, want ...*core.Wr
 		if g != w {
 			t.Errorf("%s: key %d:\n got %+v\nwant %+v", what, i, g, w)
 		}
+	}
+}
+
+// testZeroTime: a zero time round-trips as the zero time.
+func testZeroTime(t *testing.T, s core.Store) {
+	items := []*core.QuarantineItem{{SourceID: "src", Index: 0, Code: "invalid", Field: "f", Message: "m", Payload: "{}"}}
+	if err := s.Quarantine(context.Background(), items); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ListQuarantine(context.Background(), 0, 10)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("list: %v %v", got, err)
+	}
+	if !got[0].ReceivedAt.IsZero() {
+		t.Errorf("zero receivedAt read back as %v", got[0].ReceivedAt)
 	}
 }

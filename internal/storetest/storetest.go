@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"Quarantine", testQuarantine},
 		{"PruneDedupe", testPruneDedupe},
 		{"Seen", testSeen},
+		{"ZeroTime", testZeroTime},
 		{"OddStrings", testOddStrings},
 	}
 	for _, tt := range tests {
