@@ -18,19 +18,23 @@ func (s *Store) LoadProfiles(ctx context.Context, ids []string) (map[string]*cor
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT body FROM profiles WHERE id = ANY($1)`, ids)
+	rows, err := s.pool.Query(ctx, `SELECT body, merged_into FROM profiles WHERE id = ANY($1)`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("load profiles: %w", err)
 	}
 	defer rows.Close()
 	var body []byte
 	for rows.Next() {
-		if err := rows.Scan(&body); err != nil {
+		var into *string
+		if err := rows.Scan(&body, &into); err != nil {
 			return nil, fmt.Errorf("load profiles: %w", err)
 		}
 		p, err := wire.DecodeProfile(body)
 		if err != nil {
 			return nil, fmt.Errorf("decode profile: %w", err)
+		}
+		if into != nil {
+			p.MergedInto = *into // the column follows forwarded merges; the body may not
 		}
 		out[p.ID] = p
 	}

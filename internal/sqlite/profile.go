@@ -15,19 +15,23 @@ import (
 func (s *Store) LoadProfiles(ctx context.Context, ids []string) (map[string]*core.Profile, error) {
 	out := make(map[string]*core.Profile, len(ids))
 	err := chunks(ids, func(part []string) error {
-		rows, err := s.r.QueryContext(ctx, `SELECT body FROM profiles WHERE id IN (`+inList(len(part))+`)`, anys(part)...)
+		rows, err := s.r.QueryContext(ctx, `SELECT body, merged_into FROM profiles WHERE id IN (`+inList(len(part))+`)`, anys(part)...)
 		if err != nil {
 			return fmt.Errorf("load profiles: %w", err)
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var body []byte
-			if err := rows.Scan(&body); err != nil {
+			var into sql.NullString
+			if err := rows.Scan(&body, &into); err != nil {
 				return err
 			}
 			p, err := wire.DecodeProfile(body)
 			if err != nil {
 				return fmt.Errorf("decode profile: %w", err)
+			}
+			if into.Valid {
+				p.MergedInto = into.String // the column follows forwarded merges; the body may not
 			}
 			out[p.ID] = p
 		}

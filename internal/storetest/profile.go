@@ -148,6 +148,9 @@ func testMerge(t *testing.T, s core.Store) {
 	}
 	checkProfile(t, "get merged profile", getProfile(t, s, "pb"), survivor)
 	checkProfile(t, "get forwarded tombstone", getProfile(t, s, "pc"), survivor)
+	if got := loadProfiles(t, s, "pc")["pc"]; got == nil || got.MergedInto != "pa" {
+		t.Errorf("loaded forwarded tombstone pc: %+v, want MergedInto pa", got)
+	}
 
 	// Both tombstones now forward to the survivor, so erasing it finds them.
 	er, err := s.EraseProfile(t.Context(), "pa")
