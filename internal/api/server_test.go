@@ -44,10 +44,12 @@ func newTestServer(t *testing.T) *testServer {
 	eng := engine.New(store, engine.Options{Partitions: 3, Clock: clock, Logger: log, CheckpointEvery: 50 * time.Millisecond})
 	com := ingest.NewCommitter(store, eng.Offer)
 	var n atomic.Int64
+	keys := NewKeyring(store, clock, []string{testKey})
+	keys.ttl = 100 * time.Millisecond // revocations show quickly in tests
 	srv := &Server{
 		Store: store, Committer: com, Engine: eng, Clock: clock, Logger: log, AdminToken: testAdmin,
 		Decoder: &ingest.Decoder{Now: clock.Now, NewID: func() string { return fmt.Sprintf("gen-%d", n.Add(1)) }},
-		Keys:    NewKeyring(store, clock, []string{testKey}),
+		Keys:    keys,
 		Metrics: NewMetrics(eng, com, clock),
 	}
 	done := make(chan struct{}, 2)
@@ -413,5 +415,57 @@ func TestAdminAuth(t *testing.T) {
 	}
 	if st, m := ts.admin(t, "GET", "/v1/profiles"); st != 400 {
 		t.Fatalf("got %d %v", st, m)
+	}
+}
+
+func TestWriteKeysAPI(t *testing.T) {
+	ts := newTestServer(t)
+	req, _ := http.NewRequest("POST", ts.URL+"/v1/keys", strings.NewReader(`{"name":"web"}`))
+	req.Header.Set("Authorization", "Bearer "+testAdmin)
+	st, created := do(t, req)
+	if st != 201 {
+		t.Fatalf("create: %d %v", st, created)
+	}
+	secret := created["key"].(string)
+	id := created["writeKey"].(map[string]any)["id"].(string)
+
+	send := func(key, path, body string, hdr ...string) int {
+		r, _ := http.NewRequest("POST", ts.URL+path, strings.NewReader(body))
+		r.SetBasicAuth(key, "")
+		for i := 0; i+1 < len(hdr); i += 2 {
+			r.Header.Set(hdr[i], hdr[i+1])
+		}
+		st, _ := do(t, r)
+		return st
+	}
+	if st := send(secret, "/v1/import", `{"batch":[{"type":"track","userId":"k1","event":"e"}]}`); st != 200 {
+		t.Fatalf("import with the new key: %d", st)
+	}
+	if st := send(secret, "/v1/cloudevents", `[{"specversion":"1.0","id":"1","source":"s","type":"a","userid":"k1"},{"specversion":"1.0","id":"2","source":"s","type":"b","subject":"k1"}]`,
+		"Content-Type", "application/cloudevents-batch+json"); st != 200 {
+		t.Fatalf("cloudevents batch: %d", st)
+	}
+	_, list := ts.admin(t, "GET", "/v1/keys")
+	if keys := list["keys"].([]any); len(keys) != 1 || keys[0].(map[string]any)["prefix"] != secret[:10] {
+		t.Fatalf("keys = %v", list)
+	}
+	if st, m := ts.admin(t, "DELETE", "/v1/keys/"+id); st != 200 {
+		t.Fatalf("revoke: %d %v", st, m)
+	}
+	if st, _ := ts.admin(t, "DELETE", "/v1/keys/nope"); st != 404 {
+		t.Fatalf("revoke unknown: %d", st)
+	}
+	// The keyring caches a key briefly (5 s in serve, 100 ms here).
+	deadline := time.Now().Add(8 * time.Second)
+	for send(secret, "/v1/track", `{"userId":"k1","event":"late"}`) == 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("revoked key still accepted")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	ts.settle(t)
+	_, p := ts.admin(t, "GET", "/v1/profiles?userId=k1")
+	if counts := p["counts"].(map[string]any); counts["e"] != 1.0 || counts["a"] != 1.0 || counts["b"] != 1.0 {
+		t.Fatalf("counts = %v", counts)
 	}
 }
