@@ -229,3 +229,18 @@ func postJSON(ctx context.Context, url, body string) (int, error) {
 	resp.Body.Close()
 	return resp.StatusCode, nil
 }
+
+func newRequest(url, body string) (*http.Request, error) {
+	return http.NewRequest("POST", url, strings.NewReader(body))
+}
+
+// httpDo sends req and returns the status code.
+func httpDo(req *http.Request) (int, error) {
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
