@@ -31,6 +31,7 @@ Commands:
   serve     run the server (ingestion API, admin API, metrics)
   keys      manage ingestion write keys: create, list, revoke
   bench     load generators: bench ingest
+  validate  check a directory of journey definitions: validate DIR
   version   print the version
 
 Run "overture <command> --help" for a command's flags.
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serveCommand(ctx, args[1:], stderr)
 	case "keys":
 		return keysCommand(ctx, args[1:], stdout, stderr)
+	case "validate":
+		return validateCommand(args[1:], stdout, stderr)
 	case "bench":
 		return benchCommand(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":

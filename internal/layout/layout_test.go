@@ -23,6 +23,7 @@ var allowed = map[string][]string{
 	"engine":   {"internal/core", "internal/identity"},
 	"wire":     {"internal/core", "github.com/goccy/go-json"},
 	"loadgen":  {},
+	"journey":  {"internal/core", "schema", "cel.dev/cel-go", "github.com/santhosh-tekuri/jsonschema/v6", "gopkg.in/yaml.v3", "golang.org/x/text"},
 }
 
 func TestImports(t *testing.T) {

@@ -1,0 +1,277 @@
+package journey
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Load reads every *.yaml, *.yml and *.json file directly in dir (one
+// journey per file), validates each, and checks the directory as a whole
+// (ids unique, enter_journey targets exist). Errors name files as
+// filepath.Join(dir, name). On any problem it returns an ErrorList with all
+// of them, sorted by file and line.
+func Load(dir string) ([]*Definition, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, e := range entries {
+		if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		switch strings.ToLower(filepath.Ext(e.Name())) {
+		case ".yaml", ".yml", ".json":
+			files = append(files, filepath.Join(dir, e.Name()))
+		}
+	}
+	return loadFiles(files)
+}
+
+func loadFiles(files []string) ([]*Definition, error) {
+	sort.Strings(files)
+	var defs []*Definition
+	var errs ErrorList
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		d, err := Parse(f, data)
+		var l ErrorList
+		if errors.As(err, &l) {
+			errs = append(errs, l...)
+		} else if err != nil {
+			return nil, err
+		}
+		if d != nil {
+			defs = append(defs, d)
+		}
+	}
+	errs = append(errs, checkDirectory(defs)...)
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	return defs, nil
+}
+
+// checkDirectory checks what needs every file: unique ids and
+// enter_journey targets.
+func checkDirectory(defs []*Definition) ErrorList {
+	var errs ErrorList
+	byID := map[string]*Definition{}
+	for _, d := range defs {
+		if first, ok := byID[d.ID]; ok {
+			errs = append(errs, &Error{Pos: d.idPos, Path: "id",
+				Message: fmt.Sprintf("duplicate journey id %q (also in %s)", d.ID, first.idPos)})
+			continue
+		}
+		byID[d.ID] = d
+	}
+	for _, d := range defs {
+		for _, r := range d.enters {
+			if _, ok := byID[r.id]; !ok {
+				errs = append(errs, &Error{Pos: r.pos, Path: r.path,
+					Message: fmt.Sprintf("no journey with id %q in this directory", r.id)})
+			}
+		}
+	}
+	return errs
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line ([0-9]+): `)
+
+// Parse reads one journey definition (YAML or JSON) named name (used in
+// error positions). It checks the file alone: schema, step graph,
+// durations and CEL; Load adds the checks across files. A *Definition is
+// returned only when there is no error; the error is an ErrorList.
+func Parse(name string, data []byte) (*Definition, error) {
+	p := &parser{file: name}
+	root, err := p.decode(data)
+	if err != nil {
+		return nil, err
+	}
+	if !p.validateSchema(root) {
+		return nil, p.errs.err()
+	}
+	d := p.build(root)
+	p.check(root, d)
+	if err := p.errs.err(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+type parser struct {
+	file        string
+	errs        ErrorList
+	journeyRefs []varRef
+}
+
+func (p *parser) pos(n *yaml.Node) Pos {
+	if n == nil {
+		return Pos{File: p.file, Line: 1, Column: 1}
+	}
+	return Pos{File: p.file, Line: n.Line, Column: n.Column}
+}
+
+func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
+	p.errs = append(p.errs, &Error{Pos: p.pos(n), Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+// decode parses the bytes into the document's root node.
+func (p *parser) decode(data []byte) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if err == io.EOF {
+			p.errorf(nil, "", "empty file")
+			return nil, p.errs.err()
+		}
+		p.yamlError(err)
+		return nil, p.errs.err()
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		p.errorf(&extra, "", "more than one document: one journey per file")
+	} else if err != io.EOF {
+		p.yamlError(err)
+	}
+	if len(doc.Content) == 0 {
+		p.errorf(nil, "", "empty file")
+	}
+	if err := p.errs.err(); err != nil {
+		return nil, err
+	}
+	return doc.Content[0], nil
+}
+
+func (p *parser) yamlError(err error) {
+	msg := err.Error()
+	line := 1
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = msg[len(m[0]):]
+	} else {
+		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	p.errs = append(p.errs, &Error{Pos: Pos{File: p.file, Line: line, Column: 1}, Message: "invalid YAML: " + msg})
+}
+
+// resolve follows aliases.
+func resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+// toValue turns a node into the JSON-like value the schema validator
+// takes, reporting duplicate keys.
+func (p *parser) toValue(n *yaml.Node, path string) any {
+	n = resolve(n)
+	switch n.Kind {
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := resolve(n.Content[i])
+			kp := joinPath(path, k.Value)
+			if _, dup := m[k.Value]; dup {
+				p.errorf(k, kp, "duplicate field")
+				continue
+			}
+			m[k.Value] = p.toValue(n.Content[i+1], kp)
+		}
+		return m
+	case yaml.SequenceNode:
+		s := make([]any, len(n.Content))
+		for i, c := range n.Content {
+			s[i] = p.toValue(c, indexPath(path, i))
+		}
+		return s
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return nil
+		case "!!bool":
+			var b bool
+			if n.Decode(&b) == nil {
+				return b
+			}
+		case "!!int":
+			var i int64
+			if n.Decode(&i) == nil {
+				return i
+			}
+			var f float64
+			if n.Decode(&f) == nil {
+				return f
+			}
+		case "!!float":
+			var f float64
+			if n.Decode(&f) == nil {
+				return f
+			}
+		}
+		return n.Value
+	}
+	return nil
+}
+
+func joinPath(parent, key string) string {
+	if parent == "" {
+		return key
+	}
+	return parent + "." + key
+}
+
+func indexPath(parent string, i int) string { return fmt.Sprintf("%s[%d]", parent, i) }
+
+// field returns the value node of key in mapping n, and its key node.
+func field(n *yaml.Node, key string) (val, k *yaml.Node) {
+	n = resolve(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil, nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if resolve(n.Content[i]).Value == key {
+			return resolve(n.Content[i+1]), n.Content[i]
+		}
+	}
+	return nil, nil
+}
+
+// locate walks the instance location of a schema error to its node and
+// field path.
+func locate(root *yaml.Node, loc []string) (*yaml.Node, string) {
+	n, path := resolve(root), ""
+	for _, tok := range loc {
+		switch n.Kind {
+		case yaml.MappingNode:
+			v, _ := field(n, tok)
+			if v == nil {
+				return n, joinPath(path, tok)
+			}
+			n, path = v, joinPath(path, tok)
+		case yaml.SequenceNode:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(n.Content) {
+				return n, path
+			}
+			n, path = resolve(n.Content[i]), indexPath(path, i)
+		default:
+			return n, path
+		}
+	}
+	return n, path
+}

@@ -1,0 +1,10 @@
+// Package schema ships the JSON Schemas of Overture's definition files, so
+// editors can validate them and the loaders embed the same bytes.
+package schema
+
+import _ "embed"
+
+// Journey is the JSON Schema (2020-12) of a journey definition file.
+//
+//go:embed journey.schema.json
+var Journey []byte
