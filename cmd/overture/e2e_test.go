@@ -218,20 +218,11 @@ func postgresSchema(t *testing.T) string {
 	return base + sep + "search_path=" + schema
 }
 
+// postJSON posts body with the test write key and returns the status.
 func postJSON(ctx context.Context, url, body string) (int, error) {
 	req, _ := http.NewRequestWithContext(ctx, "POST", url, strings.NewReader(body))
 	req.SetBasicAuth(e2eKey, "")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode, nil
-}
-
-func newRequest(url, body string) (*http.Request, error) {
-	return http.NewRequest("POST", url, strings.NewReader(body))
+	return httpDo(req)
 }
 
 // httpDo sends req and returns the status code.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -37,7 +38,7 @@ func TestKeysCommand(t *testing.T) {
 		t.Fatalf("list shows:\n%s", out)
 	}
 	post := func() int {
-		req, _ := newRequest(s.url+"/v1/track", `{"userId":"cli","event":"e"}`)
+		req, _ := http.NewRequest("POST", s.url+"/v1/track", strings.NewReader(`{"userId":"cli","event":"e"}`))
 		req.SetBasicAuth(created.Key, "")
 		resp, err := httpDo(req)
 		if err != nil {

@@ -21,27 +21,6 @@ import (
 	"github.com/overture-cjo/overture/internal/sqlite"
 )
 
-// Known engine bugs found by these tests. While one is true, the property
-// tests steer clear of what triggers it and its regression test below is
-// skipped; set it to false once the bug is fixed.
-const (
-	// knownMergeRace: an absorb into S that reaches S's partition after
-	// S's own barrier (S merged into T) loads S from the store; if T's
-	// partition has not committed the absorb of S yet, S is still live,
-	// so the absorbed profile's counts and timeline end up on a tombstone
-	// or are overwritten. While it stands, the properties let the engine
-	// go idle after each event that merges, so merges never overlap.
-	// TestChainedMergesAcrossPartitions.
-	knownMergeRace = false
-	// knownAliasReplayBug: the router resolves an alias again when it is
-	// replayed after a restart or sent again with the same messageId; if
-	// previousId has meanwhile become some profile's userId, that profile
-	// is merged, which the first resolution did not do. While it stands,
-	// the properties alias only anonymous ids.
-	// TestReplayedAliasChangesNothing, TestDuplicateAliasChangesNothing.
-	knownAliasReplayBug = false
-)
-
 // propertyChecks is how many random streams each property runs unless
 // -rapid.checks (or RAPID_CHECKS) says otherwise. A check opens a SQLite
 // store and runs one or two engines (20-150 ms); 50 keeps the package at a
@@ -97,13 +76,10 @@ var (
 )
 
 // testPrevIDs are alias previousIds: anonymous ids, one never seen
-// otherwise, and (unless knownAliasReplayBug) user ids.
+// otherwise, and user ids.
 func testPrevIDs() []string {
 	ids := append(slices.Clone(testAnons), "legacy-1")
-	if !knownAliasReplayBug {
-		ids = append(ids, testUsers...)
-	}
-	return ids
+	return append(ids, testUsers...)
 }
 
 // recvBase is when the stream's first event is received; the engine's clock
@@ -206,28 +182,14 @@ func mustJSON(v any) json.RawMessage {
 func runProperty(t *testing.T, rt *rapid.T, restart bool) {
 	stream := genStream(rt)
 	ref := newReference()
-	merges := make([]bool, len(stream))
-	for i, e := range stream {
-		merges[i] = ref.apply(e)
+	for _, e := range stream {
+		ref.apply(e)
 	}
-	// Groups as the committer forms them. While knownMergeRace stands, an
-	// event that merges profiles ends its group and the test lets the
-	// engine go idle after it, so merges never overlap.
+	// Groups as the committer forms them.
 	var groups [][]core.Event
-	var groupMerges []bool
 	for start := 0; start < len(stream); {
 		end := min(start+rapid.IntRange(1, 8).Draw(rt, "group"), len(stream))
-		merged := false
-		if knownMergeRace {
-			for i := start; i < end; i++ {
-				if merges[i] {
-					end, merged = i+1, true
-					break
-				}
-			}
-		}
 		groups = append(groups, stream[start:end])
-		groupMerges = append(groupMerges, merged)
 		start = end
 	}
 	opts := engine.Options{
@@ -244,7 +206,7 @@ func runProperty(t *testing.T, rt *rapid.T, restart bool) {
 	// offered events.)
 	offered := make([]bool, len(groups))
 	for i := range groups {
-		offered[i] = i == len(groups)-1 || knownMergeRace && groupMerges[i] || rapid.IntRange(0, 9).Draw(rt, "offer") > 0
+		offered[i] = i == len(groups)-1 || rapid.IntRange(0, 9).Draw(rt, "offer") > 0
 	}
 	half := len(groups) / 2
 	stopMode, downtime := 0, 0
@@ -254,19 +216,11 @@ func runProperty(t *testing.T, rt *rapid.T, restart bool) {
 	}
 
 	h := newHarness(rt, t.TempDir(), opts)
-	settle := func(i int) {
-		if knownMergeRace && groupMerges[i] {
-			h.waitIdle()
-		}
-	}
 	h.start()
 	i := 0
 	if restart {
 		for ; i < half; i++ {
 			h.append(groups[i], offered[i])
-			if i < half-1 {
-				settle(i) // the last one's merges may be left pending
-			}
 		}
 		switch stopMode {
 		case 1:
@@ -275,25 +229,14 @@ func runProperty(t *testing.T, rt *rapid.T, restart bool) {
 			h.waitIdle()
 		}
 		h.stop()
-		if knownMergeRace {
-			// Groups replayed together may merge in a chain.
-			downtime = min(downtime, 1)
-			if half > 0 && groupMerges[half-1] {
-				downtime = 0
-			}
-		}
 		// Groups the committer logged while no engine ran.
 		for ; i < half+downtime; i++ {
 			h.append(groups[i], false)
 		}
 		h.start()
-		if knownMergeRace {
-			h.waitIdle()
-		}
 	}
 	for ; i < len(groups); i++ {
 		h.append(groups[i], offered[i])
-		settle(i)
 	}
 	h.waitIdle()
 	h.stop()
@@ -660,9 +603,6 @@ func TestDroppedGroupBetweenLiveGroups(t *testing.T) {
 // many triples at once, so that the absorb of A often reaches B's partition
 // after B's own barrier.
 func TestChainedMergesAcrossPartitions(t *testing.T) {
-	if knownMergeRace {
-		t.Skip("known bug knownMergeRace: absorb into a profile after its barrier")
-	}
 	opts := engine.Options{Partitions: 3, Linger: time.Millisecond, CheckpointEvery: time.Hour}
 	var setup, chains []core.Event
 	for k := range 30 {
@@ -697,9 +637,6 @@ func TestChainedMergesAcrossPartitions(t *testing.T) {
 // its userId makes a separate profile. Replaying the log after a restart
 // (no checkpoint was saved) must not merge the two.
 func TestReplayedAliasChangesNothing(t *testing.T) {
-	if knownAliasReplayBug {
-		t.Skip("known bug knownAliasReplayBug: replayed alias is resolved again")
-	}
 	stream := []core.Event{alias(0, "u3", "u2"), testEvent(1, core.TypeTrack, "u2", "")}
 	h := newHarness(t, t.TempDir(), engine.Options{Partitions: 3, CheckpointEvery: time.Hour})
 	h.start()
@@ -719,9 +656,6 @@ func TestReplayedAliasChangesNothing(t *testing.T) {
 // TestDuplicateAliasChangesNothing: the same alias sent again (same source
 // and messageId) after previousId became a userId must have no effect.
 func TestDuplicateAliasChangesNothing(t *testing.T) {
-	if knownAliasReplayBug {
-		t.Skip("known bug knownAliasReplayBug: duplicate alias is resolved again")
-	}
 	a := alias(0, "u3", "u2")
 	retry := a
 	retry.ReceivedAt = retry.ReceivedAt.Add(time.Second)

@@ -27,7 +27,6 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,6 +36,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/overture-cjo/overture/internal/core"
+	"github.com/overture-cjo/overture/internal/wire"
 )
 
 //go:embed migrations/*.sql
@@ -166,22 +166,9 @@ func limitOf(limit int) *int64 {
 	return &n
 }
 
-// zeroNanos stands for the zero time.Time, which UnixNano cannot express.
-const zeroNanos = math.MinInt64
+func nanos(t time.Time) int64 { return wire.Nanos(t) }
 
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return zeroNanos
-	}
-	return t.UnixNano()
-}
-
-func fromNanos(n int64) time.Time {
-	if n == zeroNanos {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
+func fromNanos(n int64) time.Time { return wire.FromNanos(n) }
 
 // byteStrings converts strings to bytea parameters.
 func byteStrings(ss []string) [][]byte {

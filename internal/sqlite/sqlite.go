@@ -19,7 +19,6 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -29,6 +28,7 @@ import (
 
 	"github.com/overture-cjo/overture/internal/core"
 	"github.com/overture-cjo/overture/internal/eventlog"
+	"github.com/overture-cjo/overture/internal/wire"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -188,22 +188,9 @@ func anys(ss []string) []any {
 	return out
 }
 
-// zeroNanos stands for the zero time.Time, which UnixNano cannot express.
-const zeroNanos = math.MinInt64
+func nanos(t time.Time) int64 { return wire.Nanos(t) }
 
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return zeroNanos
-	}
-	return t.UnixNano()
-}
-
-func fromNanos(n int64) time.Time {
-	if n == zeroNanos {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
+func fromNanos(n int64) time.Time { return wire.FromNanos(n) }
 
 // chunks calls fn for slices of ids of at most 500 (SQLite's variable limit
 // is far higher, but long IN lists plan badly).

@@ -5,6 +5,9 @@
 package wire
 
 import (
+	"math"
+	"time"
+
 	json "github.com/goccy/go-json"
 
 	"github.com/overture-cjo/overture/internal/core"
@@ -30,4 +33,24 @@ func DecodeProfile(b []byte) (*core.Profile, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// zeroNanos stands for the zero time.Time, which UnixNano cannot express.
+const zeroNanos = math.MinInt64
+
+// Nanos is how the stores keep a time: unix nanoseconds, the zero time as
+// math.MinInt64.
+func Nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return zeroNanos
+	}
+	return t.UnixNano()
+}
+
+// FromNanos reverses Nanos, in UTC.
+func FromNanos(n int64) time.Time {
+	if n == zeroNanos {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
 }
