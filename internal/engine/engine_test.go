@@ -661,3 +661,35 @@ func TestDuplicateAliasChangesNothing(t *testing.T) {
 	retry.ReceivedAt = retry.ReceivedAt.Add(time.Second)
 	runGroups(t, engine.Options{Partitions: 3}, []core.Event{a, testEvent(1, core.TypeTrack, "u2", "")}, []core.Event{retry})
 }
+
+// TestEraseDuringMerge: a profile merging into one that is being erased is
+// erased with it, whichever of the two reaches the partition first; nothing
+// comes back under the erased id.
+func TestEraseDuringMerge(t *testing.T) {
+	for k := range 20 {
+		h := newHarness(t, t.TempDir(), engine.Options{Partitions: 3, Linger: time.Millisecond, CheckpointEvery: time.Hour})
+		h.start()
+		anon, user := fmt.Sprintf("anon%d", k), fmt.Sprintf("user%d", k)
+		h.append([]core.Event{testEvent(0, core.TypeTrack, "", anon), testEvent(1, core.TypeTrack, user, "")}, true)
+		h.waitIdle()
+		ids, err := h.st.LookupIdentities(h.ctx, []string{"user_id:" + user, "anonymous_id:" + anon})
+		if err != nil {
+			t.Fatal(err)
+		}
+		survivor, merged := ids["user_id:"+user], ids["anonymous_id:"+anon]
+		h.append([]core.Event{testEvent(2, core.TypeIdentify, user, anon)}, true) // anon's profile merges into user's
+		if _, err := h.eng.Erase(h.ctx, survivor); err != nil && core.ErrorCode(err) != core.ENOTFOUND {
+			t.Fatal(err)
+		}
+		h.waitIdle()
+		h.stop()
+		for _, id := range []string{survivor, merged} {
+			if p, err := h.st.GetProfile(h.ctx, id); core.ErrorCode(err) != core.ENOTFOUND {
+				t.Fatalf("run %d: profile %s after erasure: %+v, %v", k, id, p, err)
+			}
+			if evs, _ := h.st.ListEvents(h.ctx, id, 0, 10); len(evs) != 0 {
+				t.Fatalf("run %d: profile %s still has %d events", k, id, len(evs))
+			}
+		}
+	}
+}

@@ -40,6 +40,11 @@ type partition struct {
 	// them must follow it, or it would fold into a profile that is being
 	// folded away. Cleared when no merge is in flight anywhere.
 	moved map[string]string
+
+	// erased records profiles erased here while merges may be in flight:
+	// a profile on its way into one of them is erased too, not folded into
+	// a new empty profile under the erased id. Cleared like moved.
+	erased map[string]bool
 }
 
 // remember caches committed profiles that this partition owns.
@@ -127,8 +132,9 @@ func (p *partition) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if len(p.moved) > 0 && p.eng.merging.Load() == 0 {
+		if p.eng.merging.Load() == 0 {
 			clear(p.moved)
+			clear(p.erased)
 		}
 	}
 }
@@ -160,6 +166,12 @@ func (p *partition) process(ctx context.Context, batch []input) {
 			case in.erase != nil:
 				er, err := p.eng.store.EraseProfile(ctx, in.erase.profileID)
 				clear(p.cache)
+				if err == nil && p.eng.merging.Load() > 0 {
+					if p.erased == nil {
+						p.erased = map[string]bool{}
+					}
+					p.erased[in.erase.profileID] = true
+				}
 				in.erase.reply <- eraseResult{er, err}
 			}
 			j++
@@ -194,6 +206,7 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 	}
 	events := make([]*core.Event, 0, len(run))
 	var forward []core.Merge
+	var dropped []string
 	kept := run[:0:0]
 	for _, in := range run {
 		switch {
@@ -204,6 +217,12 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 			if to, ok := p.moved[in.absorb.Into]; ok {
 				// The target has been handed on: follow it.
 				forward = append(forward, core.Merge{From: in.absorb.From, Into: to})
+				continue
+			}
+			if p.erased[in.absorb.Into] {
+				// The target was erased: what was merging into it
+				// belongs to the same person and goes too.
+				dropped = append(dropped, in.absorb.From)
 				continue
 			}
 			add(in.absorb.From)
@@ -291,6 +310,12 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 		return err
 	}
 	p.remember(written)
+	for _, id := range dropped {
+		if _, err := eng.store.EraseProfile(ctx, id); err != nil && core.ErrorCode(err) != core.ENOTFOUND {
+			return err
+		}
+		eng.merging.Add(-1)
+	}
 	for _, m := range forward {
 		eng.partOf(m.Into).pass(input{absorb: &m})
 	}
