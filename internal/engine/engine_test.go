@@ -181,10 +181,7 @@ func mustJSON(v any) json.RawMessage {
 
 func runProperty(t *testing.T, rt *rapid.T, restart bool) {
 	stream := genStream(rt)
-	ref := newReference()
-	for _, e := range stream {
-		ref.apply(e)
-	}
+	ref := referenceOf(stream)
 	// Groups as the committer forms them.
 	var groups [][]core.Event
 	for start := 0; start < len(stream); {
@@ -316,6 +313,15 @@ type harness struct {
 	cancel  context.CancelFunc
 	done    chan error
 	applied int64 // Stats().Applied of the engines stopped so far
+}
+
+// referenceOf runs the sequential reference over events.
+func referenceOf(events []core.Event) *reference {
+	ref := newReference()
+	for _, e := range events {
+		ref.apply(e)
+	}
+	return ref
 }
 
 func newHarness(t tb, dir string, opts engine.Options) *harness {
@@ -592,11 +598,7 @@ func TestDroppedGroupBetweenLiveGroups(t *testing.T) {
 	h.append(stream[4:6], true)
 	h.waitIdle()
 	h.stop()
-	ref := newReference()
-	for _, e := range stream {
-		ref.apply(e)
-	}
-	h.compare(ref)
+	h.compare(referenceOf(stream))
 }
 
 // TestChainedMergesAcrossPartitions merges A into B and then B into C, for
@@ -625,11 +627,7 @@ func TestChainedMergesAcrossPartitions(t *testing.T) {
 	}
 	h.waitIdle()
 	h.stop()
-	ref := newReference()
-	for _, e := range append(setup, chains...) {
-		ref.apply(e)
-	}
-	h.compare(ref)
+	h.compare(referenceOf(append(setup, chains...)))
 }
 
 // TestReplayedAliasChangesNothing: an alias from a previousId nobody used
@@ -646,11 +644,7 @@ func TestReplayedAliasChangesNothing(t *testing.T) {
 	h.start() // replays both events: they are duplicates now
 	h.waitIdle()
 	h.stop()
-	ref := newReference()
-	for _, e := range stream {
-		ref.apply(e)
-	}
-	h.compare(ref)
+	h.compare(referenceOf(stream))
 }
 
 // TestDuplicateAliasChangesNothing: the same alias sent again (same source

@@ -414,6 +414,11 @@ func parseAck(body []byte) (ok bool, accepted, rejected int) {
 			return true, n, 0
 		}
 	}
+	return parseAckJSON(body)
+}
+
+// parseAckJSON is parseAck's general path: any body, decoded as JSON.
+func parseAckJSON(body []byte) (ok bool, accepted, rejected int) {
 	var ack ackBody
 	if err := json.Unmarshal(body, &ack); err != nil || ack.Success == nil || !*ack.Success {
 		return false, 0, 0

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -223,19 +222,6 @@ func TestRawConnNoAllocs(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("%v allocations per request, want 0", allocs)
 	}
-}
-
-// parseAckJSON is parseAck without its fast path.
-func parseAckJSON(body []byte) (ok bool, accepted, rejected int) {
-	var ack ackBody
-	if err := json.Unmarshal(body, &ack); err != nil || ack.Success == nil || !*ack.Success {
-		return false, 0, 0
-	}
-	accepted = -1
-	if ack.Accepted != nil {
-		accepted = *ack.Accepted
-	}
-	return true, accepted, len(ack.Rejected)
 }
 
 // FuzzParseAck checks that parseAck's fast path agrees with decoding JSON.
