@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	_ "time/tzdata" // journeys wait for times of day in customers' timezones, even where the system has no zoneinfo
 
 	"github.com/overture-cjo/overture/internal/core"
 	"github.com/overture-cjo/overture/internal/postgres"
@@ -32,6 +33,9 @@ Commands:
   keys      manage ingestion write keys: create, list, revoke
   bench     load generators: bench ingest
   validate  check a directory of journey definitions: validate DIR
+  apply     send a directory of journey definitions to a server: apply DIR
+  simulate  run journeys over a file of events on a virtual clock
+  test      run journey test files (*.test.yaml): test DIR
   version   print the version
 
 Run "overture <command> --help" for a command's flags.
@@ -41,6 +45,13 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		var xe *exitError
+		if errors.As(err, &xe) {
+			if xe.err != nil {
+				fmt.Fprintln(os.Stderr, "overture:", xe.err)
+			}
+			os.Exit(xe.code)
+		}
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "overture:", err)
 		}
@@ -60,8 +71,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return keysCommand(ctx, args[1:], stdout, stderr)
 	case "validate":
 		return validateCommand(args[1:], stdout, stderr)
+	case "apply":
+		return applyCommand(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return benchCommand(ctx, args[1:], stdout, stderr)
+	case "simulate":
+		return simulateCommand(args[1:], core.RealClock{}, stdout, stderr)
+	case "test":
+		return testCommand(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "overture", version)
 		return nil
@@ -72,6 +89,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
 }
+
+// exitError ends the process with code instead of the usual 2 (which
+// stays for usage errors), printing err if it is not nil.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
 
 // envOr returns the environment variable's value, or def.
 func envOr(name, def string) string {

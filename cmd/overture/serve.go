@@ -20,9 +20,13 @@ import (
 	"time"
 
 	"github.com/overture-cjo/overture/internal/api"
+	"github.com/overture-cjo/overture/internal/catalog"
 	"github.com/overture-cjo/overture/internal/core"
 	"github.com/overture-cjo/overture/internal/engine"
 	"github.com/overture-cjo/overture/internal/ingest"
+	"github.com/overture-cjo/overture/internal/outbox"
+	"github.com/overture-cjo/overture/internal/simulate"
+	"github.com/overture-cjo/overture/internal/webhook"
 )
 
 func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
@@ -79,13 +83,23 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	defer store.Close()
 
 	clock := core.RealClock{}
-	eng := engine.New(store, engine.Options{Partitions: *partitions, DedupeWindow: *dedupe, Clock: clock, Logger: log})
+	disp := &outbox.Dispatcher{Store: store, Sender: outbox.LogSender{Log: log}, Clock: clock, Log: log}
+	disp.Init()
+	eng := engine.New(store, engine.Options{
+		Partitions: *partitions, DedupeWindow: *dedupe, Clock: clock, Logger: log,
+		Zone: simulate.LoadZone, Webhooks: &webhook.Caller{}, OnOutbox: disp.Notify,
+	})
+	journeys, err := catalog.Open(ctx, store, clock, log, eng.SetCatalog)
+	if err != nil {
+		return fmt.Errorf("journeys: %w", err)
+	}
 	com := ingest.NewCommitter(store, eng.Offer)
 	srv := &api.Server{
 		Store: store, Committer: com, Engine: eng, Clock: clock, Logger: log, AdminToken: token,
-		Decoder: &ingest.Decoder{Now: clock.Now, NewID: newMessageID},
-		Keys:    api.NewKeyring(store, clock, strings.Split(*writeKeys, ",")),
-		Metrics: api.NewMetrics(eng, com, clock),
+		Decoder:  &ingest.Decoder{Now: clock.Now, NewID: newMessageID},
+		Keys:     api.NewKeyring(store, clock, strings.Split(*writeKeys, ",")),
+		Metrics:  api.NewMetrics(eng, com, clock),
+		Journeys: journeys,
 	}
 
 	ln, err := net.Listen("tcp", *addr)
@@ -98,9 +112,10 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	comCtx, stopCommitter := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	engErr := make(chan error, 1)
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); com.Run(comCtx) }()
 	go func() { defer wg.Done(); engErr <- eng.Run(engCtx) }()
+	go func() { defer wg.Done(); disp.Run(engCtx) }()
 
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- hs.Serve(ln) }()

@@ -77,10 +77,15 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) stats(w http.ResponseWriter, r *http.Request) error {
 	groups, events := s.Committer.Stats()
+	st := s.Engine.Stats()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"ingest": map[string]any{"groupCommits": groups, "events": events},
-		"engine": s.Engine.Stats(),
-		"idle":   s.Engine.Idle(),
+		"engine": st,
+		"journeys": map[string]any{
+			"entered": st.Entered, "transitions": st.Transitions, "messages": st.Messages,
+			"timersFired": st.TimersFired, "ended": st.Ended,
+		},
+		"idle": s.Engine.Idle(),
 	})
 	return nil
 }

@@ -1,7 +1,7 @@
 // Package api is Overture's HTTP edge: the Segment-compatible ingestion
-// endpoints, CloudEvents, the admin API (profiles, quarantine, write keys)
-// and operations endpoints. It turns core error codes into HTTP statuses;
-// nothing below it knows about HTTP.
+// endpoints, CloudEvents, the admin API (profiles, quarantine, write keys,
+// journeys, the outbox) and operations endpoints. It turns core error codes
+// into HTTP statuses; nothing below it knows about HTTP.
 package api
 
 import (
@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"time"
 
+	"github.com/overture-cjo/overture/internal/catalog"
 	"github.com/overture-cjo/overture/internal/core"
 	"github.com/overture-cjo/overture/internal/engine"
 	"github.com/overture-cjo/overture/internal/ingest"
@@ -29,6 +30,7 @@ type Server struct {
 	Clock      core.Clock
 	Logger     *slog.Logger
 	Metrics    *Metrics
+	Journeys   *catalog.Service // the applied journeys; nil: the journey routes answer 503
 }
 
 // Handler returns the HTTP handler with every route.
@@ -50,6 +52,14 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /v1/keys", s.admin(s.createKey))
 	mux.Handle("DELETE /v1/keys/{id}", s.admin(s.revokeKey))
 	mux.Handle("GET /v1/stats", s.admin(s.stats))
+	mux.Handle("PUT /v1/journeys/{id}", s.admin(s.putJourney))
+	mux.Handle("GET /v1/journeys", s.admin(s.listJourneys))
+	mux.Handle("GET /v1/journeys/{id}", s.admin(s.getJourney))
+	mux.Handle("POST /v1/journeys/{id}/pause", s.admin(s.setJourneyState(core.JourneyPaused)))
+	mux.Handle("POST /v1/journeys/{id}/resume", s.admin(s.setJourneyState(core.JourneyActive)))
+	mux.Handle("POST /v1/journeys/{id}/archive", s.admin(s.setJourneyState(core.JourneyArchived)))
+	mux.Handle("GET /v1/profiles/{id}/journeys", s.admin(s.profileJourneys))
+	mux.Handle("GET /v1/outbox", s.admin(s.listOutbox))
 
 	mux.Handle("GET /debug/pprof/", s.adminHTTP(http.HandlerFunc(pprof.Index)))
 	mux.Handle("GET /debug/pprof/profile", s.adminHTTP(http.HandlerFunc(pprof.Profile)))

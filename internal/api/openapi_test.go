@@ -28,6 +28,9 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		"/v1/quarantine": {"get"}, "/v1/keys": {"get", "post"}, "/v1/keys/{id}": {"delete"}, "/v1/stats": {"get"},
 		"/healthz": {"get"}, "/readyz": {"get"}, "/metrics": {"get"}, "/openapi.yaml": {"get"},
 		"/debug/pprof/": {"get"}, "/debug/pprof/profile": {"get"}, "/debug/pprof/trace": {"get"},
+		"/v1/journeys": {"get"}, "/v1/journeys/{id}": {"get", "put"}, "/v1/journeys/{id}/pause": {"post"},
+		"/v1/journeys/{id}/resume": {"post"}, "/v1/journeys/{id}/archive": {"post"},
+		"/v1/profiles/{id}/journeys": {"get"}, "/v1/outbox": {"get"},
 	} {
 		routes[p] = ms
 	}

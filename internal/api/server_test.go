@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/overture-cjo/overture/internal/catalog"
 	"github.com/overture-cjo/overture/internal/core"
 	"github.com/overture-cjo/overture/internal/engine"
 	"github.com/overture-cjo/overture/internal/ingest"
@@ -42,15 +43,20 @@ func newTestServer(t *testing.T) *testServer {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	clock := core.RealClock{}
 	eng := engine.New(store, engine.Options{Partitions: 3, Clock: clock, Logger: log, CheckpointEvery: 50 * time.Millisecond})
+	journeys, err := catalog.Open(ctx, store, clock, log, eng.SetCatalog)
+	if err != nil {
+		t.Fatal(err)
+	}
 	com := ingest.NewCommitter(store, eng.Offer)
 	var n atomic.Int64
 	keys := NewKeyring(store, clock, []string{testKey})
 	keys.ttl = 100 * time.Millisecond // revocations show quickly in tests
 	srv := &Server{
 		Store: store, Committer: com, Engine: eng, Clock: clock, Logger: log, AdminToken: testAdmin,
-		Decoder: &ingest.Decoder{Now: clock.Now, NewID: func() string { return fmt.Sprintf("gen-%d", n.Add(1)) }},
-		Keys:    keys,
-		Metrics: NewMetrics(eng, com, clock),
+		Decoder:  &ingest.Decoder{Now: clock.Now, NewID: func() string { return fmt.Sprintf("gen-%d", n.Add(1)) }},
+		Keys:     keys,
+		Metrics:  NewMetrics(eng, com, clock),
+		Journeys: journeys,
 	}
 	done := make(chan struct{}, 2)
 	go func() { com.Run(ctx); done <- struct{}{} }()

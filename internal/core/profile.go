@@ -21,7 +21,34 @@ type Profile struct {
 	Counts     map[string]int64   `json:"counts"`
 	Events     int64              `json:"events"`
 	MergedInto string             `json:"mergedInto,omitempty"`
-	Merged     []string           `json:"merged,omitempty"` // profiles merged into this one
+	Merged     []string           `json:"merged,omitempty"`  // profiles merged into this one
+	Entered    map[string]Entries `json:"entered,omitempty"` // journey entries by journey id
+}
+
+// Entries counts a person's entries into one journey.
+type Entries struct {
+	Count int       `json:"count"`
+	Last  time.Time `json:"last"`
+}
+
+// Enter records an entry into journey at t and returns the entry's number
+// (1 for the first).
+func (p *Profile) Enter(journey string, t time.Time) int {
+	if p.Entered == nil {
+		p.Entered = map[string]Entries{}
+	}
+	e := p.Entered[journey]
+	e.Count++
+	if t.After(e.Last) {
+		e.Last = t
+	}
+	p.Entered[journey] = e
+	return e.Count
+}
+
+// SetTrait sets a trait as an event at t would (last write wins).
+func (p *Profile) SetTrait(k string, v json.RawMessage, t time.Time) {
+	p.setTrait(k, Trait{Value: v, At: t})
 }
 
 // Trait is a trait value and the timestamp of the event that set it.
@@ -152,6 +179,17 @@ func (p *Profile) Absorb(o *Profile) {
 	}
 	for ch, c := range o.Consent {
 		p.setConsent(ch, c)
+	}
+	for j, e := range o.Entered {
+		if p.Entered == nil {
+			p.Entered = map[string]Entries{}
+		}
+		cur := p.Entered[j]
+		cur.Count += e.Count
+		if e.Last.After(cur.Last) {
+			cur.Last = e.Last
+		}
+		p.Entered[j] = cur
 	}
 	p.Merged = append(p.Merged, o.ID)
 	p.Merged = append(p.Merged, o.Merged...)

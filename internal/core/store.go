@@ -61,7 +61,7 @@ type Store interface {
 	// (0: from the newest), newest first.
 	ListEvents(ctx context.Context, profileID string, beforeSeq int64, limit int) ([]*Event, error)
 	// EraseProfile deletes a profile, the profiles merged into it, their
-	// identifiers and their timeline events.
+	// identifiers, timeline events, journey instances and outbox entries.
 	EraseProfile(ctx context.Context, id string) (Erasure, error)
 
 	// CreateKey stores a new write key.
@@ -72,6 +72,36 @@ type Store interface {
 	RevokeKey(ctx context.Context, id string, at time.Time) error
 	// KeyByHash finds a key by the SHA-256 of its secret; ENOTFOUND if none.
 	KeyByHash(ctx context.Context, hash string) (*WriteKey, error)
+
+	// SaveJourney stores a journey version: if source's hash equals the
+	// newest version's, nothing changes and it returns that version with
+	// created false; otherwise it adds version newest+1 (1 for a new
+	// journey, whose state starts active).
+	SaveJourney(ctx context.Context, id, source string, now time.Time) (v *JourneyVersion, created bool, err error)
+	// Journeys returns every journey with all its versions, by id.
+	Journeys(ctx context.Context) ([]*JourneyRecord, error)
+	// SetJourneyState sets a journey's state; ENOTFOUND if there is none.
+	SetJourneyState(ctx context.Context, id, state string, now time.Time) error
+
+	// LoadInstances returns the active instances of each profile among
+	// ids, oldest first (profiles with none are missing from the map).
+	LoadInstances(ctx context.Context, profileIDs []string) (map[string][]*Instance, error)
+	// InstancesOf returns a profile's instances, active and done, newest
+	// first, at most limit.
+	InstancesOf(ctx context.Context, profileID string, limit int) ([]*Instance, error)
+	// DueTimers returns the timers of active instances due in (after,
+	// through], earliest first, at most limit.
+	DueTimers(ctx context.Context, after, through time.Time, limit int) ([]TimerRef, error)
+	// WaitingCounts counts active instances by journey, version and step.
+	WaitingCounts(ctx context.Context) ([]StepCount, error)
+	// PendingOutbox returns unsent outbox entries with ID > afterID, oldest
+	// first.
+	PendingOutbox(ctx context.Context, afterID int64, limit int) ([]*OutboxEntry, error)
+	// MarkSent records that outbox entries were sent.
+	MarkSent(ctx context.Context, ids []int64, at time.Time) error
+	// ListOutbox lists outbox entries, sent or not, with ID > afterID,
+	// oldest first; profileID "" means all profiles.
+	ListOutbox(ctx context.Context, profileID string, afterID int64, limit int) ([]*OutboxEntry, error)
 
 	// Close releases the store.
 	Close() error
@@ -109,9 +139,14 @@ type Merge struct {
 // profiles to upsert and merges it completed: From's timeline moves to Into,
 // tombstones forwarding to From now forward to Into, and the pending merge
 // of From (whatever Into it was first recorded with) is cleared.
+//
+// Instances are upserted by ID (a merge also moves From's instances to
+// Into); outbox entries are inserted unless their Key exists.
 type PartitionCommit struct {
-	Profiles []*Profile
-	Merges   []Merge
+	Profiles  []*Profile
+	Merges    []Merge
+	Instances []*Instance
+	Outbox    []*OutboxEntry
 }
 
 // Erasure is what EraseProfile deleted.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/overture-cjo/overture/internal/core"
 	"github.com/overture-cjo/overture/internal/identity"
+	"github.com/overture-cjo/overture/internal/machine"
 )
 
 // Options configure an Engine.
@@ -34,6 +35,14 @@ type Options struct {
 	ProfileCache    int           // profiles each partition keeps in memory (default 100,000)
 	Clock           core.Clock
 	Logger          *slog.Logger
+
+	// Journeys.
+	Zone         func(string) *time.Location // timezone names to locations (nil: UTC for all)
+	Webhooks     WebhookCaller               // makes webhook steps' calls (nil: they time out to on_error)
+	WebhookCalls int                         // webhook calls at once (default 64)
+	TimerWindow  time.Duration               // timers held in memory ahead of due (default 5s)
+	TimerTick    time.Duration               // how often due timers are looked for (default 100ms)
+	OnOutbox     func()                      // called after a commit that queued messages
 }
 
 func (o *Options) defaults() {
@@ -64,6 +73,15 @@ func (o *Options) defaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.WebhookCalls <= 0 {
+		o.WebhookCalls = 64
+	}
+	if o.TimerWindow <= 0 {
+		o.TimerWindow = 5 * time.Second
+	}
+	if o.TimerTick <= 0 {
+		o.TimerTick = 100 * time.Millisecond
+	}
 }
 
 // Engine is the router and its partition workers.
@@ -86,6 +104,18 @@ type Engine struct {
 	merging    atomic.Int64 // merges sent to partitions and not yet committed
 
 	recent, older map[core.MessageKey]time.Time // message keys routed lately (router goroutine only)
+
+	machine       atomic.Pointer[machine.Machine] // the journeys run; nil until SetCatalog
+	horizon       atomic.Int64                    // unix ns: timers due up to it are held in memory
+	timersThrough atomic.Int64                    // unix ns: the loader has read timers due up to it
+	calling       atomic.Int64                    // webhook calls in flight
+	callSlots     chan struct{}
+	journeyStats  journeyStats
+}
+
+// journeyStats counts what the journeys did since start.
+type journeyStats struct {
+	entered, transitions, messages, timers, ended atomic.Int64
 }
 
 // New returns an engine over store.
@@ -99,6 +129,7 @@ func New(store core.Store, opts Options) *Engine {
 		live:     make(chan []*core.Event, 256),
 		cmds:     make(chan eraseInput),
 	}
+	e.callSlots = make(chan struct{}, opts.WebhookCalls)
 	for i := 0; i < opts.Partitions; i++ {
 		e.parts = append(e.parts, &partition{id: i, eng: e, in: make(chan input, 4*opts.BatchSize), wake: make(chan struct{}, 1)})
 	}
@@ -144,10 +175,14 @@ func (e *Engine) Run(ctx context.Context) error {
 			p.run(pctx)
 		}()
 	}
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		e.pruneDedupe(pctx)
+	}()
+	go func() {
+		defer wg.Done()
+		e.loadTimers(pctx)
 	}()
 	defer func() {
 		stopParts()
@@ -430,6 +465,12 @@ type Stats struct {
 	Merges      int64 // profile merges
 	Conflicts   int64 // identifiers left on another known profile
 	LastApplied time.Time
+
+	Entered     int64 // journey instances started
+	Transitions int64 // journey steps run
+	Messages    int64 // messages queued in the outbox
+	TimersFired int64 // due timers handled
+	Ended       int64 // journey instances ended
 }
 
 // Stats returns a snapshot.
@@ -446,17 +487,30 @@ func (e *Engine) Stats() Stats {
 		s.Queued += len(p.in)
 	}
 	s.Created, s.Merges, s.Conflicts = e.resolver.Stats()
+	js := &e.journeyStats
+	s.Entered, s.Transitions, s.Messages, s.TimersFired, s.Ended = js.entered.Load(), js.transitions.Load(), js.messages.Load(), js.timers.Load(), js.ended.Load()
 	return s
 }
 
-// Idle reports whether every event offered so far has been applied and
-// every merge carried out.
+// Idle reports whether every event offered so far has been applied,
+// every merge carried out, every timer due by now fired and every webhook
+// call answered.
 func (e *Engine) Idle() bool {
-	if e.lastRouted.Load() < e.offered.Load() || e.merging.Load() > 0 {
+	if e.lastRouted.Load() < e.offered.Load() || e.merging.Load() > 0 || e.calling.Load() > 0 {
+		return false
+	}
+	now := e.opts.Clock.Now()
+	if e.machine.Load() != nil && e.timersThrough.Load() < now.UnixNano() {
 		return false
 	}
 	for _, p := range e.parts {
-		if p.lastSent.Load() > p.done.Load() || len(p.in) > 0 {
+		if p.lastSent.Load() > p.done.Load() || len(p.in) > 0 || p.busy.Load() || p.timers.pending(now) {
+			return false
+		}
+		p.mu.Lock()
+		n := len(p.extra)
+		p.mu.Unlock()
+		if n > 0 {
 			return false
 		}
 	}

@@ -1,12 +1,14 @@
 package engine
 
 import (
+	"container/heap"
 	"context"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/overture-cjo/overture/internal/core"
+	"github.com/overture-cjo/overture/internal/machine"
 )
 
 // input is one thing for a partition worker to handle.
@@ -16,6 +18,21 @@ type input struct {
 	barrier *core.Merge // this partition owns From: finish it, then pass it on
 	absorb  *core.Merge // this partition owns Into: fold From into it
 	erase   *eraseInput
+	timer   *core.TimerRef // an instance's timer is due
+	reply   *replyInput    // a webhook replied
+}
+
+// profileID returns the profile an event, timer or reply is for.
+func (in *input) profileID() string {
+	switch {
+	case in.ev != nil:
+		return in.ev.ProfileID
+	case in.timer != nil:
+		return in.timer.ProfileID
+	case in.reply != nil:
+		return in.reply.profileID
+	}
+	return ""
 }
 
 // partition is one worker: it owns the profiles that hash to it.
@@ -45,6 +62,13 @@ type partition struct {
 	// a profile on its way into one of them is erased too, not folded into
 	// a new empty profile under the erased id. Cleared like moved.
 	erased map[string]bool
+
+	// insts holds the committed active journey instances of profiles
+	// this partition owns (an empty entry: known to have none); only this
+	// partition's goroutine touches it.
+	insts  map[string][]*core.Instance
+	timers timers
+	busy   atomic.Bool // a batch is being processed
 }
 
 // remember caches committed profiles that this partition owns.
@@ -96,9 +120,14 @@ func (p *partition) run(ctx context.Context) {
 	batch := make([]input, 0, max)
 	linger := time.NewTimer(0)
 	<-linger.C
+	tick := time.NewTicker(p.eng.opts.TimerTick)
+	defer tick.Stop()
 	for {
+		p.busy.Store(true)
 		batch = p.takeExtra(batch[:0])
+		batch = p.timers.due(p.eng.opts.Clock.Now(), batch, max)
 		if len(batch) == 0 {
+			p.busy.Store(false)
 			select {
 			case <-ctx.Done():
 				return
@@ -106,7 +135,10 @@ func (p *partition) run(ctx context.Context) {
 				batch = append(batch, in)
 			case <-p.wake:
 				continue
+			case <-tick.C:
+				continue
 			}
+			p.busy.Store(true)
 		}
 		// Linger briefly so a trickle of inputs shares one transaction.
 		linger.Reset(p.eng.opts.Linger / 10)
@@ -158,6 +190,7 @@ func (p *partition) process(ctx context.Context, batch []input) {
 				// Everything From had here is committed: hand it over.
 				m := *in.barrier
 				delete(p.cache, m.From)
+				delete(p.insts, m.From)
 				if p.moved == nil {
 					p.moved = map[string]string{}
 				}
@@ -166,6 +199,7 @@ func (p *partition) process(ctx context.Context, batch []input) {
 			case in.erase != nil:
 				er, err := p.eng.store.EraseProfile(ctx, in.erase.profileID)
 				clear(p.cache)
+				clear(p.insts)
 				if err == nil && p.eng.merging.Load() > 0 {
 					if p.erased == nil {
 						p.erased = map[string]bool{}
@@ -193,9 +227,12 @@ func (p *partition) retry(ctx context.Context, fn func() error) {
 	}
 }
 
-// commit applies a run of events and absorbs in one transaction.
+// commit applies a run of events, absorbs, timers and webhook replies in
+// one transaction: profiles, journey instances, their timers and the
+// messages they queue commit together.
 func (p *partition) commit(ctx context.Context, run []input) error {
 	eng := p.eng
+	m := eng.machine.Load()
 	ids := make([]string, 0, len(run))
 	seen := make(map[string]bool, len(run))
 	add := func(id string) {
@@ -213,6 +250,11 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 		case in.ev != nil:
 			add(in.ev.ProfileID)
 			events = append(events, in.ev)
+		case in.timer != nil || in.reply != nil:
+			if m == nil {
+				continue
+			}
+			add(in.profileID())
 		case in.absorb != nil:
 			if to, ok := p.moved[in.absorb.Into]; ok {
 				// The target has been handed on: follow it.
@@ -231,39 +273,37 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 		kept = append(kept, in)
 	}
 	run = kept
-	profiles := make(map[string]*core.Profile, len(ids))
-	missing := ids[:0:0]
-	for _, id := range ids {
-		if pr, ok := p.cache[id]; ok {
-			profiles[id] = pr
-		} else {
-			missing = append(missing, id)
-		}
+	profiles, err := p.loadProfiles(ctx, ids)
+	if err != nil {
+		return err
 	}
-	if len(missing) > 0 {
-		loaded, err := eng.store.LoadProfiles(ctx, missing)
-		if err != nil {
+	var instances map[string][]*core.Instance
+	if m != nil {
+		if instances, err = p.loadInstances(ctx, ids); err != nil {
 			return err
-		}
-		for id, pr := range loaded {
-			profiles[id] = pr
 		}
 	}
 	var written []*core.Profile
+	var customers map[string]*machine.Customer
+	var out machine.Output
 	// An absorb whose target has itself been merged away moves on to the
 	// target's survivor.
 	forwardBefore := len(forward)
 	now := eng.opts.Clock.Now()
 	var last int64
 	var lastRecv time.Time
-	nFresh, completed := 0, 0
+	nFresh, completed, timersFired := 0, 0, 0
 	dups, err := eng.store.ApplyBatch(ctx, &core.ApplyBatch{Events: events, DedupeSince: now.Add(-eng.opts.DedupeWindow)},
 		func(fresh []*core.Event) (*core.PartitionCommit, error) {
 			forward = forward[:forwardBefore]
-			nFresh, completed = len(fresh), 0
-			dirty := map[string]*core.Profile{}
+			nFresh, completed, timersFired = len(fresh), 0, 0
+			timersDone := false
+			out.Reset()
+			working := map[string]*core.Profile{}
+			dirty := map[string]bool{}
+			customers = map[string]*machine.Customer{}
 			get := func(id string) *core.Profile {
-				if pr := dirty[id]; pr != nil {
+				if pr := working[id]; pr != nil {
 					return pr
 				}
 				pr := profiles[id]
@@ -272,8 +312,16 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 				} else {
 					pr = cloneProfile(pr)
 				}
-				dirty[id] = pr
+				working[id] = pr
 				return pr
+			}
+			customer := func(id string) *machine.Customer {
+				c := customers[id]
+				if c == nil {
+					c = &machine.Customer{Profile: get(id), Instances: cloneInstances(instances[id])}
+					customers[id] = c
+				}
+				return c
 			}
 			c := &core.PartitionCommit{}
 			k := 0
@@ -282,34 +330,123 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 				case in.ev != nil:
 					if k < len(fresh) && fresh[k] == in.ev {
 						k++
-						get(in.ev.ProfileID).Apply(in.ev, &in.facts)
+						id := in.ev.ProfileID
+						get(id).Apply(in.ev, &in.facts)
+						dirty[id] = true
+						if m != nil {
+							m.Event(customer(id), in.ev, now, &out)
+						}
 					}
+				case in.timer != nil:
+					if timersDone {
+						continue
+					}
+					// All of the run's timers, in due order, with the
+					// timers they set that are also due by now: after a
+					// clock jump or downtime a chain of waits runs in
+					// the order of its due times, as it would have live.
+					timersDone = true
+					q := &timerHeap{}
+					queued := map[core.TimerRef]bool{}
+					for _, x := range run {
+						if x.timer != nil && !queued[*x.timer] {
+							queued[*x.timer] = true
+							heap.Push(q, *x.timer)
+						}
+					}
+					for q.Len() > 0 {
+						t := heap.Pop(q).(core.TimerRef)
+						timersFired++
+						cu := customer(t.ProfileID)
+						before := out.ProfileChange
+						out.ProfileChange = false
+						m.Timer(cu, t.InstanceID, t.Due, &out)
+						if out.ProfileChange {
+							dirty[t.ProfileID] = true
+						}
+						out.ProfileChange = out.ProfileChange || before
+						for _, x := range cu.Instances {
+							next := core.TimerRef{InstanceID: x.ID, ProfileID: x.ProfileID, Due: x.Due}
+							if !x.Due.IsZero() && !x.Due.After(now) && !queued[next] {
+								queued[next] = true
+								heap.Push(q, next)
+							}
+						}
+					}
+				case in.reply != nil:
+					before := out.ProfileChange
+					out.ProfileChange = false
+					m.Reply(customer(in.reply.profileID), in.reply.rep, now, &out)
+					if out.ProfileChange {
+						dirty[in.reply.profileID] = true
+					}
+					out.ProfileChange = out.ProfileChange || before
 				case in.absorb != nil:
 					m := *in.absorb
 					into := get(m.Into)
+					dirty[m.Into] = true
 					if into.MergedInto != "" {
 						forward = append(forward, core.Merge{From: m.From, Into: into.MergedInto})
 						continue
 					}
 					from := get(m.From)
+					dirty[m.From] = true
 					if from.MergedInto == "" {
 						into.Absorb(from)
 						from.MergedInto = m.Into
+						if instances != nil {
+							// From's journeys go on as Into's.
+							cf, ci := customer(m.From), customer(m.Into)
+							for _, x := range cf.Instances {
+								x.ProfileID = m.Into
+								ci.Instances = append(ci.Instances, x)
+							}
+							cf.Instances = nil
+						}
 					}
 					c.Merges = append(c.Merges, m)
 					completed++
 				}
 			}
-			for _, pr := range dirty {
-				c.Profiles = append(c.Profiles, pr)
+			for id := range dirty {
+				c.Profiles = append(c.Profiles, working[id])
 			}
 			written = c.Profiles
+			c.Instances = out.Changed
+			c.Outbox = out.Outbox
 			return c, nil
 		})
 	if err != nil {
 		return err
 	}
 	p.remember(written)
+	if customers != nil {
+		p.rememberInstances(customers)
+		horizon := eng.horizon.Load()
+		var mine []core.TimerRef
+		for _, x := range out.Changed {
+			if x.Status == core.InstanceActive && !x.Due.IsZero() && x.Due.UnixNano() <= horizon {
+				mine = append(mine, core.TimerRef{InstanceID: x.ID, ProfileID: x.ProfileID, Due: x.Due})
+			}
+		}
+		p.timers.add(mine)
+		js := &eng.journeyStats
+		for _, r := range out.Trace {
+			switch r.Kind {
+			case core.RecordEntered:
+				js.entered.Add(1)
+			case core.RecordExit:
+				js.ended.Add(1)
+			}
+		}
+		js.transitions.Add(int64(out.Transitions))
+		js.messages.Add(int64(len(out.Outbox)))
+		js.timers.Add(int64(timersFired))
+		if len(out.Outbox) > 0 && eng.opts.OnOutbox != nil {
+			eng.opts.OnOutbox()
+		}
+		eng.call(ctx, out.Webhooks)
+	}
 	for _, id := range dropped {
 		if _, err := eng.store.EraseProfile(ctx, id); err != nil && core.ErrorCode(err) != core.ENOTFOUND {
 			return err
@@ -333,6 +470,78 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 	return nil
 }
 
+// loadProfiles returns the committed profiles among ids, from the cache or
+// the store.
+func (p *partition) loadProfiles(ctx context.Context, ids []string) (map[string]*core.Profile, error) {
+	profiles := make(map[string]*core.Profile, len(ids))
+	missing := ids[:0:0]
+	for _, id := range ids {
+		if pr, ok := p.cache[id]; ok {
+			profiles[id] = pr
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		loaded, err := p.eng.store.LoadProfiles(ctx, missing)
+		if err != nil {
+			return nil, err
+		}
+		for id, pr := range loaded {
+			profiles[id] = pr
+		}
+	}
+	return profiles, nil
+}
+
+// loadInstances returns the committed active instances of ids, from the
+// cache or the store.
+func (p *partition) loadInstances(ctx context.Context, ids []string) (map[string][]*core.Instance, error) {
+	out := make(map[string][]*core.Instance, len(ids))
+	missing := ids[:0:0]
+	for _, id := range ids {
+		if ins, ok := p.insts[id]; ok {
+			out[id] = ins
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		loaded, err := p.eng.store.LoadInstances(ctx, missing)
+		if err != nil {
+			return nil, err
+		}
+		for id, ins := range loaded {
+			out[id] = ins
+		}
+	}
+	return out, nil
+}
+
+// rememberInstances caches the committed active instances of the
+// customers a batch touched (those this partition owns).
+func (p *partition) rememberInstances(customers map[string]*machine.Customer) {
+	if p.insts == nil {
+		p.insts = make(map[string][]*core.Instance)
+	}
+	limit := p.eng.opts.ProfileCache
+	for id, c := range customers {
+		if PartitionOf(id, len(p.eng.parts)) != p.id {
+			continue
+		}
+		if len(p.insts) >= limit {
+			n := max(1, limit/10)
+			for k := range p.insts {
+				if n--; n < 0 {
+					break
+				}
+				delete(p.insts, k)
+			}
+		}
+		p.insts[id] = c.Instances
+	}
+}
+
 // cloneProfile copies a loaded profile so a failed transaction leaves the
 // loaded one untouched for the retry.
 func cloneProfile(p *core.Profile) *core.Profile {
@@ -340,6 +549,7 @@ func cloneProfile(p *core.Profile) *core.Profile {
 	c.Traits = cloneMap(p.Traits)
 	c.Consent = cloneMap(p.Consent)
 	c.Counts = cloneMap(p.Counts)
+	c.Entered = cloneMap(p.Entered)
 	c.Merged = append([]string(nil), p.Merged...)
 	return &c
 }

@@ -45,3 +45,17 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	return total, nil
 }
+
+// FormatDuration formats d in the units ParseDuration reads, using days
+// for whole multiples of 24 hours: "3d", "1d12h0m0s", "90m0s" -> "1h30m0s".
+func FormatDuration(d time.Duration) string {
+	day := 24 * time.Hour
+	if d >= day {
+		days, rest := d/day, d%day
+		if rest == 0 {
+			return strconv.FormatInt(int64(days), 10) + "d"
+		}
+		return strconv.FormatInt(int64(days), 10) + "d" + rest.String()
+	}
+	return d.String()
+}

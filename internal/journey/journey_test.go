@@ -211,7 +211,7 @@ func TestSchemaFile(t *testing.T) {
 		}
 		return sch.Validate(v)
 	}
-	ex, _ := filepath.Glob(filepath.Join(examples, "*"))
+	ex, _ := filepath.Glob(filepath.Join(examples, "*.[yj]*"))
 	if len(ex) < 2 {
 		t.Fatalf("examples: %v", ex)
 	}

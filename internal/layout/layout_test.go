@@ -20,9 +20,14 @@ var allowed = map[string][]string{
 	"eventlog": {},
 	"ingest":   {"internal/core", "github.com/goccy/go-json"},
 	"identity": {"internal/core"},
-	"engine":   {"internal/core", "internal/identity"},
+	"engine":   {"internal/core", "internal/identity", "internal/machine"},
 	"wire":     {"internal/core", "github.com/goccy/go-json"},
 	"loadgen":  {},
+	"machine":  {"internal/core", "internal/journey", "cel.dev/cel-go", "google.golang.org/protobuf"},
+	"catalog":  {"internal/core", "internal/journey", "internal/machine"},
+	"outbox":   {"internal/core"},
+	"webhook":  {"internal/machine"},
+	"simulate": {"internal/core", "internal/journey", "internal/machine"},
 	"journey":  {"internal/core", "schema", "cel.dev/cel-go", "github.com/santhosh-tekuri/jsonschema/v6", "gopkg.in/yaml.v3", "golang.org/x/text"},
 }
 

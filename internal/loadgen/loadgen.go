@@ -76,6 +76,11 @@ type IngestConfig struct {
 	// or ClientNetHTTP. ClientRaw falls back to ClientNetHTTP for https://
 	// URLs; the report's Config says which client ran.
 	Client string `json:"client"`
+	// Journeys shapes the events for the reference journey benchmark:
+	// event n is Checkout Started for its own customer (u-n), except that
+	// every fifth is Order Completed for the previous event's customer.
+	// Users is ignored.
+	Journeys bool `json:"journeys,omitempty"`
 }
 
 // normalize applies defaults and validates cfg.

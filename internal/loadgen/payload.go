@@ -154,12 +154,16 @@ func mix(x uint64) uint64 {
 func (g *eventGen) appendEvent(b []byte, n int) []byte {
 	r := g.rng
 	user := r.IntN(g.cfg.Users)
-	uh := mix(uint64(user) ^ uint64(g.cfg.Seed)*0x9e3779b97f4a7c15)
 	p := catalog[r.IntN(len(catalog))]
 	sku := 10000 + r.IntN(90000)
 
 	var name string
 	switch k := r.IntN(20); {
+	case g.cfg.Journeys && n%5 == 4:
+		// The previous event's customer buys: the journey's goal.
+		name, user = "Order Completed", n-1
+	case g.cfg.Journeys:
+		name, user = "Checkout Started", n
 	case k < 12:
 		name = "Product Viewed"
 	case k < 16:
@@ -169,6 +173,7 @@ func (g *eventGen) appendEvent(b []byte, n int) []byte {
 	default:
 		name = "Order Completed"
 	}
+	uh := mix(uint64(user) ^ uint64(g.cfg.Seed)*0x9e3779b97f4a7c15)
 
 	b = append(b, `{"type":"track","event":"`...)
 	b = append(b, name...)

@@ -1,8 +1,8 @@
 // Package postgres is the Store for deployments that run more than one
 // process or want a managed database: the event log, the timeline, the
-// identity index, profiles, write keys and the quarantine all live in one
-// PostgreSQL schema (the first of the connection's search_path), reached
-// through a pgx connection pool.
+// identity index, profiles, journeys and their instances, the outbox, write
+// keys and the quarantine all live in one PostgreSQL schema (the first of
+// the connection's search_path), reached through a pgx connection pool.
 //
 // It mirrors internal/sqlite, and both pass internal/storetest. The
 // differences are physical only: the event log is the table log instead of
@@ -14,7 +14,8 @@
 // they round-trip exactly.
 //
 // Durability follows the SQLite store's model: Append, the quarantine,
-// write keys, erasure and SaveCheckpoint commit synchronously; ApplyBatch
+// write keys, journeys, outbox sent marks, erasure and SaveCheckpoint commit
+// synchronously; ApplyBatch (journey instances and outbox entries included)
 // and CommitIdentities, whose effects are derived from the log, commit with
 // synchronous_commit off. PostgreSQL loses at most a suffix of its WAL in a
 // crash, the checkpoint (synchronous) flushes everything before it, and the

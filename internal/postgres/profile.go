@@ -110,6 +110,9 @@ func (s *Store) ApplyBatch(ctx context.Context, b *core.ApplyBatch, fn func(fres
 		}
 		writes.Queue(upsertProfilesSQL, ids, into, bodies)
 	}
+	if err := queueJourneyWrites(writes, c); err != nil {
+		return 0, err
+	}
 	if err := execBatch(ctx, tx, writes); err != nil {
 		return 0, fmt.Errorf("apply commit: %w", err)
 	}
@@ -304,6 +307,8 @@ func (s *Store) EraseProfile(ctx context.Context, id string) (core.Erasure, erro
 		return nil
 	})
 	b.Queue(`DELETE FROM merges WHERE from_id = ANY($1) OR into_id = ANY($1)`, ids)
+	b.Queue(`DELETE FROM journey_instances WHERE profile_id = ANY($1)`, ids)
+	b.Queue(`DELETE FROM outbox WHERE profile_id = ANY($1)`, ids)
 	b.Queue(`DELETE FROM profiles WHERE id = ANY($1)`, ids)
 	if err := execBatch(ctx, tx, b); err != nil {
 		return core.Erasure{}, fmt.Errorf("erase: %w", err)

@@ -89,6 +89,18 @@ func (s *Store) ApplyBatch(ctx context.Context, b *core.ApplyBatch, fn func(fres
 			}
 		}
 	}
+	if err := upsertInstances(ctx, tx, c.Instances); err != nil {
+		return 0, err
+	}
+	if err := insertOutbox(ctx, tx, c.Outbox); err != nil {
+		return 0, err
+	}
+	// After the upserts, so that nothing of From's is left behind.
+	for _, m := range c.Merges {
+		if err := moveJourneyRows(ctx, tx, m); err != nil {
+			return 0, err
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("apply commit: %w", err)
 	}
@@ -235,6 +247,12 @@ func eraseTx(ctx context.Context, tx *sql.Tx, id string) (core.Erasure, error) {
 		er.Identifiers += n
 		if _, err := tx.ExecContext(ctx, `DELETE FROM merges WHERE from_id = ? OR into_id = ?`, pid, pid); err != nil {
 			return er, fmt.Errorf("erase merges: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM journey_instances WHERE profile_id = ?`, pid); err != nil {
+			return er, fmt.Errorf("erase instances: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE profile_id = ?`, pid); err != nil {
+			return er, fmt.Errorf("erase outbox: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM profiles WHERE id = ?`, pid); err != nil {
 			return er, fmt.Errorf("erase profile: %w", err)

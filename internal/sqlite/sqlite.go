@@ -10,7 +10,10 @@
 // loss SQLite's WAL keeps a consistent prefix of those transactions, and the
 // engine replays the log from the checkpoint, which is itself part of that
 // prefix. What does not come from the log (the quarantine, the checkpoint
-// before the log is trimmed, write keys) is written with synchronous=FULL.
+// before the log is trimmed, write keys, journey versions and states,
+// outbox sent marks, erasures) is written with synchronous=FULL. Journey
+// instances and outbox entries are written by ApplyBatch with the profiles:
+// replaying the log recreates them, and an outbox key is queued once.
 package sqlite
 
 import (

@@ -47,6 +47,14 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"Seen", testSeen},
 		{"ZeroTime", testZeroTime},
 		{"OddStrings", testOddStrings},
+		{"Journeys", testJourneys},
+		{"Instances", testInstances},
+		{"DueTimers", testDueTimers},
+		{"WaitingCounts", testWaitingCounts},
+		{"Outbox", testOutbox},
+		{"JourneyMerge", testJourneyMerge},
+		{"JourneyErase", testJourneyErase},
+		{"JourneyRollback", testJourneyRollback},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

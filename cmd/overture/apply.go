@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/overture-cjo/overture/internal/catalog"
+	"github.com/overture-cjo/overture/internal/journey"
+)
+
+const applyUsage = `Usage:
+  overture apply DIR [--server URL] [--token TOKEN] [--data DIR]
+
+Validates every journey definition in DIR as "overture validate" does (and
+on any problem prints them all and applies nothing), then sends each file
+as it is to the server: PUT /v1/journeys/{id}. A definition equal to the
+journey's newest version changes nothing; any other is stored as a new
+version (new entries use it; running instances finish on theirs). A new
+journey starts active. Journeys that others enter (enter_journey) are
+applied first. Prints one line per journey:
+
+  created cart-abandonment version 2
+  unchanged follow-up version 1
+
+The admin token is --token, else OVERTURE_ADMIN_TOKEN, else the file
+admin-token in the data directory (where "overture serve" keeps it).
+Exits 1 if a definition is invalid or the server refuses one.
+`
+
+// defaultServer is where "overture serve" listens by default.
+const defaultServer = "http://127.0.0.1:8420"
+
+func applyCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("apply", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	server := fs.String("server", envOr("OVERTURE_SERVER", defaultServer), "the server's base URL (env OVERTURE_SERVER)")
+	token := fs.String("token", envOr("OVERTURE_ADMIN_TOKEN", ""), "admin API token (env OVERTURE_ADMIN_TOKEN); if empty, read from <data>/admin-token")
+	data := fs.String("data", envOr("OVERTURE_DATA", "./overture-data"), "data directory holding admin-token (env OVERTURE_DATA)")
+	fs.Usage = func() { fmt.Fprint(stderr, applyUsage, "\nFlags:\n"); fs.PrintDefaults() }
+	// Flags may come before or after DIR.
+	var dirs []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil
+			}
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		dirs = append(dirs, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if len(dirs) != 1 {
+		fs.Usage()
+		return errors.New("apply: want one directory")
+	}
+	dir := dirs[0]
+
+	defs, err := journey.Load(dir)
+	var list journey.ErrorList
+	if errors.As(err, &list) {
+		for _, e := range list {
+			fmt.Fprintln(stderr, e)
+		}
+		return &exitError{code: 1, err: fmt.Errorf("apply: %d problem(s) in %s; nothing applied", len(list), dir)}
+	}
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("apply: %w", err)}
+	}
+
+	base, err := serverURL(*server)
+	if err != nil {
+		return err
+	}
+	tok := *token
+	if tok == "" {
+		path := filepath.Join(*data, "admin-token")
+		b, err := os.ReadFile(path)
+		if err != nil || strings.TrimSpace(string(b)) == "" {
+			return fmt.Errorf("apply: no admin token: give --token, set OVERTURE_ADMIN_TOKEN, or point --data at the server's data directory (%s: %v)", path, err)
+		}
+		tok = strings.TrimSpace(string(b))
+	}
+
+	c := &applyClient{base: base, token: tok, http: &http.Client{Timeout: 30 * time.Second}}
+	for _, d := range applyOrder(defs) {
+		src, err := os.ReadFile(d.File)
+		if err != nil {
+			return &exitError{code: 1, err: fmt.Errorf("apply: %w", err)}
+		}
+		a, err := c.put(ctx, d.ID, d.File, src)
+		if err != nil {
+			return &exitError{code: 1, err: fmt.Errorf("apply %s: %w", d.File, err)}
+		}
+		what := "unchanged"
+		if a.Created {
+			what = "created"
+		}
+		fmt.Fprintf(stdout, "%s %s version %d\n", what, a.ID, a.Version)
+	}
+	return nil
+}
+
+// serverURL checks --server and returns it without a trailing slash;
+// "host:port" means http://host:port.
+func serverURL(s string) (string, error) {
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("--server %q: want a URL like %s", s, defaultServer)
+	}
+	return strings.TrimSuffix(s, "/"), nil
+}
+
+// applyOrder puts every journey after those it enters with enter_journey,
+// so that no customer is sent into a journey the server does not have yet.
+// Otherwise it keeps the order of defs (by file name).
+func applyOrder(defs []*journey.Definition) []*journey.Definition {
+	byID := make(map[string]*journey.Definition, len(defs))
+	for _, d := range defs {
+		byID[d.ID] = d
+	}
+	seen := map[string]bool{}
+	var out []*journey.Definition
+	var visit func(d *journey.Definition)
+	visit = func(d *journey.Definition) {
+		if seen[d.ID] {
+			return
+		}
+		seen[d.ID] = true // before the targets: a cycle ends here
+		for _, name := range d.StepOrder {
+			if s := d.Steps[name]; s.Type == journey.StepEnterJourney && byID[s.Journey] != nil {
+				visit(byID[s.Journey])
+			}
+		}
+		out = append(out, d)
+	}
+	for _, d := range defs {
+		visit(d)
+	}
+	return out
+}
+
+// applyClient talks to the admin API.
+type applyClient struct {
+	base, token string
+	http        *http.Client
+}
+
+// put sends one definition file.
+func (c *applyClient) put(ctx context.Context, id, file string, src []byte) (catalog.Applied, error) {
+	var a catalog.Applied
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, c.base+"/v1/journeys/"+url.PathEscape(id), bytes.NewReader(src))
+	if err != nil {
+		return a, err
+	}
+	ct := "application/yaml"
+	if strings.EqualFold(filepath.Ext(file), ".json") {
+		ct = "application/json"
+	}
+	req.Header.Set("Content-Type", ct)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return a, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return a, err
+	}
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
+		var e struct {
+			Error struct {
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
+			return a, fmt.Errorf("server answered %s:\n%s", resp.Status, e.Error.Message)
+		}
+		return a, fmt.Errorf("server answered %s: %s", resp.Status, bytes.TrimSpace(body))
+	}
+	if err := json.Unmarshal(body, &a); err != nil {
+		return a, fmt.Errorf("server answered %s with %q: %w", resp.Status, body, err)
+	}
+	return a, nil
+}

@@ -1,0 +1,215 @@
+package api
+
+import (
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+
+	"github.com/overture-cjo/overture/internal/catalog"
+	"github.com/overture-cjo/overture/internal/core"
+)
+
+// maxDefinition is the largest journey definition PUT accepts.
+const maxDefinition = 1 << 20
+
+// journeys returns the catalog, or EUNAVAILABLE if the server has none.
+func (s *Server) journeys() (*catalog.Service, error) {
+	if s.Journeys == nil {
+		return nil, core.Errorf(core.EUNAVAILABLE, "", "journeys are not enabled on this server")
+	}
+	return s.Journeys, nil
+}
+
+// putJourney answers PUT /v1/journeys/{id}: the body is a definition file,
+// stored as a new version unless it equals the newest one.
+func (s *Server) putJourney(w http.ResponseWriter, r *http.Request) error {
+	js, err := s.journeys()
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	name := id + ".yaml"
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		switch {
+		case err != nil:
+			return core.Errorf(core.EUNSUPPORTED, "Content-Type", "Content-Type %q is not valid", ct)
+		case mt == "application/json":
+			name = id + ".json"
+		case mt == "application/yaml" || mt == "text/yaml" || mt == "application/x-yaml":
+		default:
+			return core.Errorf(core.EUNSUPPORTED, "Content-Type", "Content-Type %q is not supported (use application/yaml or application/json)", mt)
+		}
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxDefinition+1))
+	if err != nil {
+		return core.Errorf(core.EINVALID, "body", "reading the body: %v", err)
+	}
+	if len(body) > maxDefinition {
+		return core.Errorf(core.ETOOLARGE, "body", "a definition is at most %d bytes", maxDefinition)
+	}
+	a, err := js.Apply(r.Context(), id, name, body)
+	if err != nil {
+		return err
+	}
+	st := http.StatusOK
+	if a.Created {
+		st = http.StatusCreated
+		w.Header().Set("Location", "/v1/journeys/"+a.ID)
+	}
+	writeJSON(w, st, a)
+	return nil
+}
+
+// listJourneys answers GET /v1/journeys[?archived=true].
+func (s *Server) listJourneys(w http.ResponseWriter, r *http.Request) error {
+	js, err := s.journeys()
+	if err != nil {
+		return err
+	}
+	archived := false
+	if v := r.URL.Query().Get("archived"); v != "" {
+		if archived, err = strconv.ParseBool(v); err != nil {
+			return core.Errorf(core.EINVALID, "archived", "archived must be true or false")
+		}
+	}
+	list, err := js.List(r.Context(), archived)
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []*catalog.Summary{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"journeys": list})
+	return nil
+}
+
+// getJourney answers GET /v1/journeys/{id}: the summary with the newest
+// version's source.
+func (s *Server) getJourney(w http.ResponseWriter, r *http.Request) error {
+	js, err := s.journeys()
+	if err != nil {
+		return err
+	}
+	sum, err := js.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, sum)
+	return nil
+}
+
+// setJourneyState returns the handler of POST /v1/journeys/{id}/pause,
+// /resume and /archive; it answers with the journey's summary.
+func (s *Server) setJourneyState(state string) func(w http.ResponseWriter, r *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		js, err := s.journeys()
+		if err != nil {
+			return err
+		}
+		id := r.PathValue("id")
+		if err := js.SetState(r.Context(), id, state); err != nil {
+			return err
+		}
+		sum, err := js.Get(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, sum)
+		return nil
+	}
+}
+
+// profileJourneys answers GET /v1/profiles/{id}/journeys: the profile's
+// journey instances, active and past, newest first, with their history.
+// A merged profile's id answers for the survivor.
+func (s *Server) profileJourneys(w http.ResponseWriter, r *http.Request) error {
+	limit, err := limitParam(r, 100, 1000)
+	if err != nil {
+		return err
+	}
+	p, err := s.Store.GetProfile(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	ins, err := s.Store.InstancesOf(r.Context(), p.ID, limit)
+	if err != nil {
+		return err
+	}
+	resp := struct {
+		ProfileID string           `json:"profileId"`
+		Active    []*core.Instance `json:"active"`
+		Past      []*core.Instance `json:"past"`
+	}{ProfileID: p.ID, Active: []*core.Instance{}, Past: []*core.Instance{}}
+	for _, in := range ins {
+		if in.History == nil {
+			in.History = []core.StepRecord{}
+		}
+		if in.Status == core.InstanceActive {
+			resp.Active = append(resp.Active, in)
+		} else {
+			resp.Past = append(resp.Past, in)
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// listOutbox answers GET /v1/outbox[?profile=ID][&after=N][&limit=N]: the
+// messages send steps queued, sent or not, oldest first. next is the cursor
+// for the following page (after itself when the page is empty).
+func (s *Server) listOutbox(w http.ResponseWriter, r *http.Request) error {
+	limit, err := limitParam(r, 100, 1000)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	var after int64
+	if v := q.Get("after"); v != "" {
+		after, err = strconv.ParseInt(v, 10, 64)
+		if err != nil || after < 0 {
+			return core.Errorf(core.EINVALID, "after", "after must be an outbox entry id (a non-negative integer)")
+		}
+	}
+	profileID := ""
+	if v := q.Get("profile"); v != "" {
+		p, err := s.Store.GetProfile(r.Context(), v)
+		if err != nil {
+			if core.ErrorCode(err) == core.ENOTFOUND {
+				return core.Errorf(core.ENOTFOUND, "profile", "no profile %q", v)
+			}
+			return err
+		}
+		profileID = p.ID
+	}
+	entries, err := s.Store.ListOutbox(r.Context(), profileID, after, limit)
+	if err != nil {
+		return err
+	}
+	resp := struct {
+		Entries []*core.OutboxEntry `json:"entries"`
+		Next    int64               `json:"next"`
+	}{Entries: entries, Next: after}
+	if resp.Entries == nil {
+		resp.Entries = []*core.OutboxEntry{}
+	}
+	if n := len(entries); n > 0 {
+		resp.Next = entries[n-1].ID
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// limitParam reads ?limit= (default def, from 1 to most).
+func limitParam(r *http.Request, def, most int) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > most {
+		return 0, core.Errorf(core.EINVALID, "limit", "limit must be an integer from 1 to %d", most)
+	}
+	return n, nil
+}

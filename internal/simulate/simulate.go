@@ -1,0 +1,340 @@
+package simulate
+
+import (
+	"bufio"
+	"bytes"
+	"container/heap"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/overture-cjo/overture/internal/core"
+	"github.com/overture-cjo/overture/internal/journey"
+	"github.com/overture-cjo/overture/internal/machine"
+)
+
+// DefaultHorizon is how far past the last event a simulation follows
+// timers when Options.Until is zero.
+const DefaultHorizon = 366 * 24 * time.Hour
+
+// Options tune a simulation.
+type Options struct {
+	// Until stops the simulation at this time: later events are not
+	// simulated, and timers due later stay pending. Zero means the last
+	// event's time plus DefaultHorizon.
+	Until time.Time
+	// Webhooks answers webhook calls by step name ("" answers any step);
+	// a step with no answer gets status 200 and an empty JSON object.
+	// Nothing is called over the network.
+	Webhooks map[string]machine.Reply
+	// Zone maps a timezone name to a location (nil: everyone in UTC).
+	Zone func(string) *time.Location
+}
+
+// Input is one event to simulate, with where it came from for errors.
+type Input struct {
+	Event *core.Event
+	Line  int
+}
+
+// Result is a simulation's outcome.
+type Result struct {
+	Customers []*Customer // by profile id
+	Messages  int         // sends queued (holdout sends are not)
+	Pending   int         // timers still pending at the end
+}
+
+// Customer is one simulated person: their trace and final state.
+type Customer struct {
+	ID        string // the profile id: userId, else anonymousId
+	Trace     []machine.Record
+	Profile   *core.Profile
+	Instances []*core.Instance // every instance, in entry order
+}
+
+// ReadEvents reads events, one JSON object per line (Segment's message
+// shape: type, event, userId, anonymousId, properties, traits, context,
+// messageId, timestamp). Instead of a timestamp a line may give "at", a
+// duration after start ("90m", "2d"). Type defaults to track. Errors name
+// the line and field. Events come back sorted by time (stable).
+func ReadEvents(name string, r io.Reader, start time.Time) ([]Input, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 4<<20)
+	var out []Input
+	line := 0
+	for sc.Scan() {
+		line++
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 || b[0] == '#' {
+			continue
+		}
+		ev, err := decodeEvent(b, start)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
+		}
+		if ev.MessageID == "" {
+			ev.MessageID = fmt.Sprintf("%s:%d", name, line)
+		}
+		out = append(out, Input{Event: ev, Line: line})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	sort.SliceStable(out, func(a, b int) bool { return out[a].Event.Timestamp.Before(out[b].Event.Timestamp) })
+	return out, nil
+}
+
+// ParseEvent decodes one event as ReadEvents does a line: a JSON object in
+// Segment's message shape, with "at" (an offset from start) instead of a
+// timestamp if wished. Errors start with the field at fault.
+func ParseEvent(b []byte, start time.Time) (*core.Event, error) {
+	return decodeEvent(b, start)
+}
+
+func decodeEvent(b []byte, start time.Time) (*core.Event, error) {
+	var w struct {
+		core.EventWire
+		At        string  `json:"at"`
+		Timestamp *string `json:"timestamp"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&w); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			field := strings.TrimPrefix(te.Field, "EventWire.")
+			return nil, fmt.Errorf("%s: want %s, not %s", field, article(jsonKind(te.Type.Kind())), article(te.Value))
+		}
+		return nil, fmt.Errorf("not a JSON object: %v", err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("more than one JSON value on the line")
+	}
+	for _, f := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{"properties", w.Properties}, {"traits", w.Traits}, {"context", w.Context}} {
+		if len(f.raw) > 0 && f.raw[0] != '{' && string(f.raw) != "null" {
+			return nil, fmt.Errorf("%s: want an object", f.name)
+		}
+	}
+	e := w.EventWire.ToEvent()
+	switch {
+	case w.Timestamp != nil && w.At != "":
+		return nil, fmt.Errorf("at: give at or timestamp, not both")
+	case w.Timestamp != nil:
+		t, err := time.Parse(time.RFC3339Nano, *w.Timestamp)
+		if err != nil {
+			return nil, fmt.Errorf("timestamp: %q is not an RFC 3339 time", *w.Timestamp)
+		}
+		e.Timestamp = t.UTC()
+	case w.At != "":
+		d, err := parseOffset(w.At)
+		if err != nil {
+			return nil, fmt.Errorf("at: %v", err)
+		}
+		e.Timestamp = start.Add(d)
+	default:
+		e.Timestamp = start
+	}
+	switch e.Type {
+	case "":
+		e.Type = core.TypeTrack
+	case core.TypeTrack, core.TypeIdentify, core.TypePage, core.TypeScreen, core.TypeGroup, core.TypeAlias:
+	default:
+		return nil, fmt.Errorf("type: %q is not a Segment message type (track, identify, page, screen, group, alias)", e.Type)
+	}
+	if e.Type == core.TypeTrack && e.Event == "" {
+		return nil, fmt.Errorf("event: a track event needs a name")
+	}
+	if e.UserID == "" && e.AnonymousID == "" {
+		return nil, fmt.Errorf("userId: one of userId or anonymousId is required")
+	}
+	e.ReceivedAt = e.Timestamp
+	return &e, nil
+}
+
+// article puts "a" or "an" before a JSON kind.
+func article(kind string) string {
+	if kind == "" {
+		return "a value"
+	}
+	if strings.IndexByte("aeiou", kind[0]) >= 0 {
+		return "an " + kind
+	}
+	return "a " + kind
+}
+
+// jsonKind names a Go kind as JSON would.
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Map, reflect.Struct:
+		return "object"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	}
+	return "number"
+}
+
+// parseOffset parses "0", "90m", "2d", "1d12h".
+func parseOffset(s string) (time.Duration, error) {
+	if s == "0" || s == "0s" {
+		return 0, nil
+	}
+	return journey.ParseDuration(strings.TrimPrefix(s, "+"))
+}
+
+// Run simulates events (sorted by time) against the catalog's journeys.
+func Run(cat *machine.Catalog, events []Input, opts Options) *Result {
+	s := &sim{m: machine.New(cat, opts.Zone), customers: map[string]*state{}, opts: opts}
+	until := opts.Until
+	if until.IsZero() && len(events) > 0 {
+		until = events[len(events)-1].Event.Timestamp.Add(DefaultHorizon)
+	}
+	for _, in := range events {
+		if in.Event.Timestamp.After(until) {
+			break // events are sorted: the rest are after until too
+		}
+		s.fire(in.Event.Timestamp)
+		s.event(in.Event)
+	}
+	s.fire(until)
+	res := &Result{Messages: s.messages}
+	ids := make([]string, 0, len(s.customers))
+	for id := range s.customers {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		st := s.customers[id]
+		res.Customers = append(res.Customers, &Customer{ID: id, Trace: st.trace, Profile: st.c.Profile, Instances: st.all})
+		for _, in := range st.c.Instances {
+			if !in.Due.IsZero() {
+				res.Pending++
+			}
+		}
+	}
+	return res
+}
+
+type sim struct {
+	m         *machine.Machine
+	opts      Options
+	customers map[string]*state
+	timers    timerHeap
+	seq       int
+	out       machine.Output
+	messages  int
+}
+
+type state struct {
+	c     machine.Customer
+	trace []machine.Record
+	all   []*core.Instance
+	known map[*core.Instance]bool
+}
+
+func (s *sim) customer(id string, now time.Time) *state {
+	st := s.customers[id]
+	if st == nil {
+		st = &state{c: machine.Customer{Profile: core.NewProfile(id, now)}, known: map[*core.Instance]bool{}}
+		s.customers[id] = st
+	}
+	return st
+}
+
+func (s *sim) event(e *core.Event) {
+	id := e.UserID
+	if id == "" {
+		id = e.AnonymousID
+	}
+	e.ProfileID = id
+	st := s.customer(id, e.Timestamp)
+	facts := core.DeriveFacts(e)
+	st.c.Profile.Apply(e, &facts)
+	s.out.Reset()
+	s.m.Event(&st.c, e, e.Timestamp, &s.out)
+	s.collect(st, e.Timestamp)
+}
+
+// fire runs every timer due at or before t, in due order.
+func (s *sim) fire(t time.Time) {
+	for s.timers.Len() > 0 && !s.timers[0].due.After(t) {
+		tm := heap.Pop(&s.timers).(timer)
+		st := s.customers[tm.profile]
+		s.out.Reset()
+		s.m.Timer(&st.c, tm.instance, tm.due, &s.out)
+		s.collect(st, tm.due)
+	}
+}
+
+// collect records what the machine did, schedules timers and answers
+// webhooks (which may run more steps).
+func (s *sim) collect(st *state, now time.Time) {
+	for {
+		st.trace = append(st.trace, s.out.Trace...)
+		s.messages += len(s.out.Outbox)
+		for _, in := range s.out.Changed {
+			if !st.known[in] {
+				st.known[in] = true
+				st.all = append(st.all, in)
+			}
+			if in.Status == core.InstanceActive && !in.Due.IsZero() {
+				s.seq++
+				heap.Push(&s.timers, timer{due: in.Due, instance: in.ID, profile: in.ProfileID, seq: s.seq})
+			}
+		}
+		hooks := append([]machine.Webhook(nil), s.out.Webhooks...)
+		if len(hooks) == 0 {
+			return
+		}
+		s.out.Reset()
+		for _, h := range hooks {
+			rep, ok := s.opts.Webhooks[h.Step]
+			if !ok {
+				rep, ok = s.opts.Webhooks[""]
+			}
+			if !ok {
+				rep = machine.Reply{Status: 200, Body: []byte("{}")}
+			}
+			rep.InstanceID, rep.Seq = h.InstanceID, h.Seq
+			s.m.Reply(&st.c, rep, now, &s.out)
+		}
+	}
+}
+
+type timer struct {
+	due      time.Time
+	instance string
+	profile  string
+	seq      int
+}
+
+type timerHeap []timer
+
+func (h timerHeap) Len() int { return len(h) }
+func (h timerHeap) Less(i, j int) bool {
+	if !h[i].due.Equal(h[j].due) {
+		return h[i].due.Before(h[j].due)
+	}
+	if h[i].instance != h[j].instance {
+		return h[i].instance < h[j].instance // as the server orders them
+	}
+	return h[i].seq < h[j].seq
+}
+func (h timerHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *timerHeap) Push(x any)   { *h = append(*h, x.(timer)) }
+func (h *timerHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return t
+}

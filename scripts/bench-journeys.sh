@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Reference journey benchmark, end to end: start a fresh server, apply
+# scripts/bench-journey.yaml (enter on Checkout Started, wait 5 s, send
+# unless Order Completed came first), send EVENTS events with
+# `overture bench ingest --journeys` (4 in 5 start a journey, 1 in 5 is the
+# previous customer's goal), and wait until every journey has ended (sent
+# or goal). journeys/s = journeys / (time from the first request to the
+# last instance's end - the 5 s wait every journey spends waiting).
+# Usage: scripts/bench-journeys.sh [sqlite|postgres|all]. Env: RUNS (3),
+# EVENTS (200000), PGURL.
+set -euo pipefail
+export PGOPTIONS="--client-min-messages=warning"
+cd "$(dirname "$0")/.."
+which_store=${1:-all}
+RUNS=${RUNS:-3}
+EVENTS=${EVENTS:-200000}
+PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
+ADDR=127.0.0.1:8498
+WAIT=5
+bin=$(mktemp -d)/overture
+go build -o "$bin" ./cmd/overture
+journeys=$((EVENTS - EVENTS / 5))
+
+stat() { curl -fs -H "Authorization: Bearer benchadmin" "http://$ADDR/v1/stats"; }
+
+run_one() { # store
+  local store=$1
+  local data; data=$(mktemp -d)
+  local storeflag=(--store sqlite)
+  if [ "$store" = postgres ]; then
+    local schema="benchj_$$_$RANDOM"
+    psql "$PGURL" -qc "CREATE SCHEMA $schema" >/dev/null
+    storeflag=(--store "$PGURL&search_path=$schema")
+  fi
+  OVERTURE_WRITE_KEYS=benchkey OVERTURE_ADMIN_TOKEN=benchadmin "$bin" serve --data "$data" --addr $ADDR "${storeflag[@]}" >"$data/serve.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 100); do curl -fs "http://$ADDR/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+  "$bin" apply --server "http://$ADDR" --token benchadmin scripts/bench-journey.yaml >/dev/null 2>&1 ||
+    curl -fs -X PUT -H "Authorization: Bearer benchadmin" -H "Content-Type: application/yaml" \
+      --data-binary @scripts/bench-journey.yaml "http://$ADDR/v1/journeys/bench-reference" >/dev/null
+  local t0; t0=$(date +%s.%N)
+  "$bin" bench ingest --url "http://$ADDR" --write-key benchkey --journeys --events "$EVENTS" --batch 100 --concurrency 16 | grep elapsed
+  local ended=0
+  for _ in $(seq 1 3000); do
+    ended=$(stat | grep -o '"ended":[0-9]*' | head -1 | cut -d: -f2)
+    [ "${ended:-0}" -ge "$journeys" ] && break
+    sleep 0.1
+  done
+  local t1; t1=$(date +%s.%N)
+  local s; s=$(stat)
+  awk -v a="$t0" -v b="$t1" -v j="$journeys" -v w="$WAIT" -v e="$ended" 'BEGIN {
+    printf "  %d journeys ended in %.1f s: %.0f journeys/s end to end (excluding the %d s wait)\n", e, b - a, j / (b - a - w), w }'
+  echo "  $(echo "$s" | grep -o '"messages":[0-9]*' | head -1) $(echo "$s" | grep -o '"timersFired":[0-9]*' | head -1)"
+  grep -E "VmHWM" /proc/$pid/status | sed 's/^/  server /'
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  if [ "$store" = postgres ]; then psql "$PGURL" -qc "DROP SCHEMA $schema CASCADE" >/dev/null 2>&1; fi
+  rm -rf "$data"
+}
+
+for store in sqlite postgres; do
+  [ "$which_store" = all ] || [ "$which_store" = "$store" ] || continue
+  echo "== $store: $EVENTS events, $journeys journeys"
+  out=$(for i in $(seq 1 "$RUNS"); do run_one "$store"; done)
+  echo "$out"
+  echo "$out" | awk '/journeys\/s/ {print $(NF-6)}' | sort -n |
+    awk '{a[NR]=$1} END {printf "  median %s journeys/s over %d runs\n", a[int((NR+1)/2)], NR}'
+done
