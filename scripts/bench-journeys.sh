@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reference journey benchmark, end to end: start a fresh server, apply
-# scripts/bench-journey.yaml (enter on Checkout Started, wait 5 s, send
+# scripts/bench-journeys/reference.yaml (enter on Checkout Started, wait 5 s, send
 # unless Order Completed came first), send EVENTS events with
 # `overture bench ingest --journeys` (4 in 5 start a journey, 1 in 5 is the
 # previous customer's goal), and wait until every journey has ended (sent
@@ -35,9 +35,7 @@ run_one() { # store
   OVERTURE_WRITE_KEYS=benchkey OVERTURE_ADMIN_TOKEN=benchadmin "$bin" serve --data "$data" --addr $ADDR "${storeflag[@]}" >"$data/serve.log" 2>&1 &
   local pid=$!
   for _ in $(seq 1 100); do curl -fs "http://$ADDR/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-  "$bin" apply --server "http://$ADDR" --token benchadmin scripts/bench-journey.yaml >/dev/null 2>&1 ||
-    curl -fs -X PUT -H "Authorization: Bearer benchadmin" -H "Content-Type: application/yaml" \
-      --data-binary @scripts/bench-journey.yaml "http://$ADDR/v1/journeys/bench-reference" >/dev/null
+  "$bin" apply --server "http://$ADDR" --token benchadmin scripts/bench-journeys >/dev/null
   local t0; t0=$(date +%s.%N)
   "$bin" bench ingest --url "http://$ADDR" --write-key benchkey --journeys --events "$EVENTS" --batch 100 --concurrency 16 | grep elapsed
   local ended=0
@@ -62,6 +60,6 @@ for store in sqlite postgres; do
   echo "== $store: $EVENTS events, $journeys journeys"
   out=$(for i in $(seq 1 "$RUNS"); do run_one "$store"; done)
   echo "$out"
-  echo "$out" | awk '/journeys\/s/ {print $(NF-6)}' | sort -n |
+  echo "$out" | awk '/journeys\/s/ {print $(NF-7)}' | sort -n |
     awk '{a[NR]=$1} END {printf "  median %s journeys/s over %d runs\n", a[int((NR+1)/2)], NR}'
 done
