@@ -17,7 +17,8 @@ checks it: against the JSON Schema (schema/journey.schema.json), the step
 graph (targets exist, every step reachable from start), ids unique and
 enter_journey targets present in DIR, durations, and every CEL expression
 (compiled and type-checked). Prints "ok: N journeys", or every problem as
-FILE:LINE:COLUMN: FIELD: MESSAGE, one per line, and exits non-zero.
+FILE:LINE:COLUMN: FIELD: MESSAGE, one per line, and exits 1 (2 for a usage
+error).
 `
 
 func validateCommand(args []string, stdout, stderr io.Writer) error {
@@ -41,7 +42,7 @@ func validateCommand(args []string, stdout, stderr io.Writer) error {
 		for _, e := range list {
 			fmt.Fprintln(stderr, e)
 		}
-		return fmt.Errorf("validate: %d problem(s) in %s", len(list), dir)
+		return &exitError{code: 1, err: fmt.Errorf("validate: %d problem(s) in %s", len(list), dir)}
 	}
 	if err != nil {
 		return fmt.Errorf("validate: %w", err)

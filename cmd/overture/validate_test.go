@@ -14,8 +14,8 @@ func TestValidateCommand(t *testing.T) {
 		t.Fatalf("examples: %v\n%s", err, out)
 	}
 	out, err = exec.Command(binPath, "validate", "../../internal/journey/testdata/bad").CombinedOutput()
-	if err == nil {
-		t.Fatalf("bad definitions passed:\n%s", out)
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("bad definitions: %v, want exit status 1\n%s", err, out)
 	}
 	for _, want := range []string{
 		`bad-duration.yaml:7:33: steps.hello.duration: "3 days" is not a duration`,

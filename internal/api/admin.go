@@ -83,7 +83,7 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) error {
 		"engine": st,
 		"journeys": map[string]any{
 			"entered": st.Entered, "transitions": st.Transitions, "messages": st.Messages,
-			"timersFired": st.TimersFired, "ended": st.Ended,
+			"timersFired": st.TimersFired, "ended": st.Ended, "timerLateness": st.Lateness,
 		},
 		"idle": s.Engine.Idle(),
 	})

@@ -116,6 +116,7 @@ type Engine struct {
 // journeyStats counts what the journeys did since start.
 type journeyStats struct {
 	entered, transitions, messages, timers, ended atomic.Int64
+	lateness                                      lateness
 }
 
 // New returns an engine over store.
@@ -471,6 +472,7 @@ type Stats struct {
 	Messages    int64 // messages queued in the outbox
 	TimersFired int64 // due timers handled
 	Ended       int64 // journey instances ended
+	Lateness    TimerLateness
 }
 
 // Stats returns a snapshot.
@@ -489,6 +491,7 @@ func (e *Engine) Stats() Stats {
 	s.Created, s.Merges, s.Conflicts = e.resolver.Stats()
 	js := &e.journeyStats
 	s.Entered, s.Transitions, s.Messages, s.TimersFired, s.Ended = js.entered.Load(), js.transitions.Load(), js.messages.Load(), js.timers.Load(), js.ended.Load()
+	s.Lateness = js.lateness.snapshot()
 	return s
 }
 

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/overture-cjo/overture/internal/core"
@@ -175,5 +176,73 @@ func cloneInstances(ins []*core.Instance) []*core.Instance {
 		c.History = in.History[:len(in.History):len(in.History)]
 		out[i] = &c
 	}
+	return out
+}
+
+// latenessBounds are the upper bounds of the timer lateness histogram.
+var latenessBounds = []time.Duration{
+	10 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond,
+	500 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second,
+}
+
+// lateness counts how late timers fired: how long after their due time
+// the partition handled them.
+type lateness struct {
+	buckets [10]atomic.Int64 // by latenessBounds; the last is "more"
+	max     atomic.Int64     // ns
+}
+
+func (l *lateness) observe(d time.Duration) {
+	i := 0
+	for i < len(latenessBounds) && d > latenessBounds[i] {
+		i++
+	}
+	l.buckets[i].Add(1)
+	for {
+		m := l.max.Load()
+		if int64(d) <= m || l.max.CompareAndSwap(m, int64(d)) {
+			return
+		}
+	}
+}
+
+// TimerLateness summarises how late timers fired since start.
+type TimerLateness struct {
+	Buckets map[string]int64 `json:"buckets"` // count of timers at most this late ("+Inf": later)
+	P50     time.Duration    `json:"p50Ns"`   // upper bound of the bucket holding the median
+	P99     time.Duration    `json:"p99Ns"`   // upper bound of the bucket holding the 99th percentile
+	Max     time.Duration    `json:"maxNs"`
+}
+
+func (l *lateness) snapshot() TimerLateness {
+	out := TimerLateness{Buckets: map[string]int64{}, Max: time.Duration(l.max.Load())}
+	var counts [10]int64
+	total := int64(0)
+	for i := range l.buckets {
+		counts[i] = l.buckets[i].Load()
+		total += counts[i]
+		name := "+Inf"
+		if i < len(latenessBounds) {
+			name = latenessBounds[i].String()
+		}
+		out.Buckets[name] = counts[i]
+	}
+	pct := func(p float64) time.Duration {
+		if total == 0 {
+			return 0
+		}
+		seen := int64(0)
+		for i, c := range counts {
+			seen += c
+			if float64(seen) >= p*float64(total) {
+				if i < len(latenessBounds) {
+					return latenessBounds[i]
+				}
+				return out.Max
+			}
+		}
+		return out.Max
+	}
+	out.P50, out.P99 = pct(0.5), pct(0.99)
 	return out
 }

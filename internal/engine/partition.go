@@ -293,11 +293,13 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 	var last int64
 	var lastRecv time.Time
 	nFresh, completed, timersFired := 0, 0, 0
+	var late []time.Duration
 	dups, err := eng.store.ApplyBatch(ctx, &core.ApplyBatch{Events: events, DedupeSince: now.Add(-eng.opts.DedupeWindow)},
 		func(fresh []*core.Event) (*core.PartitionCommit, error) {
 			forward = forward[:forwardBefore]
 			nFresh, completed, timersFired = len(fresh), 0, 0
 			timersDone := false
+			late = late[:0]
 			out.Reset()
 			working := map[string]*core.Profile{}
 			dirty := map[string]bool{}
@@ -357,6 +359,7 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 					for q.Len() > 0 {
 						t := heap.Pop(q).(core.TimerRef)
 						timersFired++
+						late = append(late, now.Sub(t.Due))
 						cu := customer(t.ProfileID)
 						before := out.ProfileChange
 						out.ProfileChange = false
@@ -442,6 +445,9 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 		js.transitions.Add(int64(out.Transitions))
 		js.messages.Add(int64(len(out.Outbox)))
 		js.timers.Add(int64(timersFired))
+		for _, d := range late {
+			js.lateness.observe(d)
+		}
 		if len(out.Outbox) > 0 && eng.opts.OnOutbox != nil {
 			eng.opts.OnOutbox()
 		}

@@ -238,6 +238,9 @@ func (m *Machine) Reply(c *Customer, rep Reply, now time.Time, out *Output) {
 	if r == nil {
 		return
 	}
+	if r.exits("") {
+		return
+	}
 	st := r.j.Def.Steps[in.Step]
 	if st.Type != journey.StepWebhook {
 		return
@@ -410,7 +413,14 @@ func (r *run) endAt(step, reason string) {
 	r.record(step, core.RecordExit, reason, "")
 	for i, x := range r.c.Instances {
 		if x == in {
-			r.c.Instances = append(r.c.Instances[:i:i], r.c.Instances[i+1:]...)
+			// A new slice: the old array may be shared with a saved copy,
+			// and an empty result must not keep the ended instance alive.
+			rest := make([]*core.Instance, 0, len(r.c.Instances)-1)
+			rest = append(rest, r.c.Instances[:i]...)
+			r.c.Instances = append(rest, r.c.Instances[i+1:]...)
+			if len(r.c.Instances) == 0 {
+				r.c.Instances = nil
+			}
 			break
 		}
 	}
