@@ -378,10 +378,14 @@ func (s *Store) queryOutbox(ctx context.Context, query string, args ...any) ([]*
 	return out, rows.Err()
 }
 
-// MarkSent implements core.Store, durably (a lost mark would send the
-// message again). An entry already marked keeps its first time.
+// MarkSent implements core.Store. An entry already marked keeps its first
+// time. It commits like derived state (synchronous=NORMAL): a process crash
+// keeps the mark; a power cut may lose the last ones, and those messages
+// are handed to the sender again with the same idempotency key (Key), which
+// the connector passes to its provider. An fsync per batch of sends would
+// hold the single writer for milliseconds while partitions wait.
 func (s *Store) MarkSent(ctx context.Context, ids []int64, at time.Time) error {
-	err := s.durably(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		for len(ids) > 0 {
 			part := ids[:min(len(ids), 500)]
 			ids = ids[len(part):]

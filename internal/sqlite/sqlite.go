@@ -178,6 +178,20 @@ func (s *Store) durably(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return tx.Commit()
 }
 
+// inTx runs fn in a transaction on the writer with the default
+// synchronous=NORMAL.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
 // inList returns "?,?,?" for n placeholders.
 func inList(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
