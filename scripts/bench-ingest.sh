@@ -11,6 +11,7 @@ RUNS=${RUNS:-3}
 PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 ADDR=127.0.0.1:8499
 bin=$(mktemp -d)/overture
+. scripts/lib.sh
 go build -o "$bin" ./cmd/overture
 
 scenarios=(
@@ -20,27 +21,16 @@ scenarios=(
 
 run_one() { # store scenario-args...
   local store=$1; shift
-  local data; data=$(mktemp -d)
-  local storeflag=(--store sqlite)
-  if [ "$store" = postgres ]; then
-    local schema="bench_$$_$RANDOM"
-    psql "$PGURL" -qc "CREATE SCHEMA $schema" >/dev/null
-    storeflag=(--store "$PGURL&search_path=$schema")
-  fi
-  OVERTURE_WRITE_KEYS=benchkey OVERTURE_ADMIN_TOKEN=benchadmin "$bin" serve --data "$data" --addr $ADDR "${storeflag[@]}" >"$data/serve.log" 2>&1 &
-  local pid=$!
-  for _ in $(seq 1 100); do curl -fs "http://$ADDR/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+  start_server "$store" bench
   "$bin" bench ingest --url "http://$ADDR" --write-key benchkey "$@"
   # How long the engine takes to apply everything after the last ack.
   local t0=$(date +%s.%N)
   for _ in $(seq 1 600); do
-    curl -fs -H "Authorization: Bearer benchadmin" "http://$ADDR/v1/stats" | grep -q '"idle":true' && break
+    stats | grep -q '"idle":true' && break
     sleep 0.1
   done
   awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "  engine idle %.1f s after the last ack\n", b - a }'
-  kill "$pid"; wait "$pid" 2>/dev/null || true
-  if [ "$store" = postgres ]; then psql "$PGURL" -qc "DROP SCHEMA $schema CASCADE" >/dev/null 2>&1; fi
-  rm -rf "$data"
+  stop_server
 }
 
 for store in sqlite postgres; do

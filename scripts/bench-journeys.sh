@@ -18,41 +18,30 @@ PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 ADDR=127.0.0.1:8498
 WAIT=5
 bin=$(mktemp -d)/overture
+. scripts/lib.sh
 go build -o "$bin" ./cmd/overture
 journeys=$((EVENTS - EVENTS / 5))
 
-stat() { curl -fs -H "Authorization: Bearer benchadmin" "http://$ADDR/v1/stats"; }
-
 run_one() { # store
   local store=$1
-  local data; data=$(mktemp -d)
-  local storeflag=(--store sqlite)
-  if [ "$store" = postgres ]; then
-    local schema="benchj_$$_$RANDOM"
-    psql "$PGURL" -qc "CREATE SCHEMA $schema" >/dev/null
-    storeflag=(--store "$PGURL&search_path=$schema")
-  fi
-  OVERTURE_WRITE_KEYS=benchkey OVERTURE_ADMIN_TOKEN=benchadmin "$bin" serve --data "$data" --addr $ADDR "${storeflag[@]}" >"$data/serve.log" 2>&1 &
-  local pid=$!
-  for _ in $(seq 1 100); do curl -fs "http://$ADDR/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+  start_server "$store" benchj
+  local pid=$server_pid
   "$bin" apply --server "http://$ADDR" --token benchadmin scripts/bench-journeys >/dev/null
   local t0; t0=$(date +%s.%N)
   "$bin" bench ingest --url "http://$ADDR" --write-key benchkey --journeys --events "$EVENTS" --batch 100 --concurrency 16 | grep elapsed
   local ended=0
   for _ in $(seq 1 3000); do
-    ended=$(stat | grep -o '"ended":[0-9]*' | head -1 | cut -d: -f2)
+    ended=$(stats | grep -o '"ended":[0-9]*' | head -1 | cut -d: -f2)
     [ "${ended:-0}" -ge "$journeys" ] && break
     sleep 0.1
   done
   local t1; t1=$(date +%s.%N)
-  local s; s=$(stat)
+  local s; s=$(stats)
   awk -v a="$t0" -v b="$t1" -v j="$journeys" -v w="$WAIT" -v e="$ended" 'BEGIN {
     printf "  %d journeys ended in %.1f s: %.0f journeys/s end to end (excluding the %d s wait)\n", e, b - a, j / (b - a - w), w }'
   echo "  $(echo "$s" | grep -o '"messages":[0-9]*' | head -1) $(echo "$s" | grep -o '"timersFired":[0-9]*' | head -1)"
   grep -E "VmHWM" /proc/$pid/status | sed 's/^/  server /'
-  kill "$pid"; wait "$pid" 2>/dev/null || true
-  if [ "$store" = postgres ]; then psql "$PGURL" -qc "DROP SCHEMA $schema CASCADE" >/dev/null 2>&1; fi
-  rm -rf "$data"
+  stop_server
 }
 
 for store in sqlite postgres; do
