@@ -261,3 +261,64 @@ steps:
 		t.Fatalf("outbox = %+v, want the vip message with the captured tier", out)
 	}
 }
+
+// TestVersionsAndPause: an instance started on version 1 finishes on it
+// after version 2 is applied, new entries take version 2, and a paused
+// journey takes none while its running instance goes on.
+func TestVersionsAndPause(t *testing.T) {
+	src := func(tmpl string) *journey.Definition {
+		d, err := journey.Parse("v.yaml", []byte(`
+id: v
+name: Versions
+entry: {trigger: {event: Go}, reentry: always}
+start: wait
+steps:
+  wait: {type: wait, duration: 1h, next: send}
+  send: {type: send, channel: email, template: `+tmpl+`, next: done}
+  done: {type: exit}
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	cat := machine.NewCatalog()
+	cat.Add(src("first"), 1, core.JourneyActive)
+	h := newHarness(t, t.TempDir(), engine.Options{Partitions: 2, TimerTick: time.Millisecond})
+	clock := h.opts.Clock.(*core.ManualClock)
+	h.start()
+	h.eng.SetCatalog(cat)
+	n := 0
+	send := func(user string) {
+		n++
+		h.append([]core.Event{{SourceID: "s", MessageID: fmt.Sprint(n), Type: core.TypeTrack, Event: "Go", UserID: user,
+			Timestamp: clock.Now(), ReceivedAt: clock.Now(), Properties: json.RawMessage(`{}`)}}, true)
+		h.waitIdle()
+	}
+	send("a") // enters version 1
+	cat = cat.Clone()
+	cat.Add(src("second"), 2, core.JourneyActive)
+	h.eng.SetCatalog(cat)
+	send("b") // enters version 2
+	cat = cat.Clone()
+	cat.SetState("v", core.JourneyPaused)
+	h.eng.SetCatalog(cat)
+	send("c") // paused: no entry
+	clock.Advance(time.Hour)
+	h.waitIdle()
+
+	out, err := h.st.ListOutbox(h.ctx, "", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int]string{}
+	for _, m := range out {
+		got[m.Version] += m.Template
+	}
+	if len(out) != 2 || got[1] != "first" || got[2] != "second" {
+		t.Fatalf("outbox = %+v, want version 1's first and version 2's second, nothing for the paused entry", out)
+	}
+	if st := h.eng.Stats(); st.Entered != 2 {
+		t.Errorf("entered %d, want 2", st.Entered)
+	}
+}
