@@ -60,6 +60,18 @@ func NewMetrics(eng *engine.Engine, com *ingest.Committer, clock core.Clock) *Me
 				}
 				return clock.Now().Sub(s.LastApplied).Seconds()
 			}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "overture_journey_entries_total", Help: "Journey instances started."},
+			func() float64 { return float64(eng.Stats().Entered) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "overture_journey_transitions_total", Help: "Journey steps run."},
+			func() float64 { return float64(eng.Stats().Transitions) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "overture_journey_messages_total", Help: "Messages queued in the outbox by send steps."},
+			func() float64 { return float64(eng.Stats().Messages) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "overture_journey_timers_fired_total", Help: "Due timers handled (waits, wait_for and webhook timeouts)."},
+			func() float64 { return float64(eng.Stats().TimersFired) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "overture_journey_exits_total", Help: "Journey instances ended (goal, exit criteria, exit steps)."},
+			func() float64 { return float64(eng.Stats().Ended) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "overture_journey_timer_lateness_max_seconds", Help: "The latest any timer has fired after its due time since start."},
+			func() float64 { return eng.Stats().Lateness.Max.Seconds() }),
 	)
 	return m
 }

@@ -402,6 +402,12 @@ func TestMetricsExposed(t *testing.T) {
 		`overture_ingest_ack_seconds_count{route="/v1/track"} 1`,
 		`overture_worker_lag_events 0`,
 		`overture_worker_lag_seconds 0`,
+		`overture_journey_entries_total 0`,
+		`overture_journey_transitions_total 0`,
+		`overture_journey_messages_total 0`,
+		`overture_journey_timers_fired_total 0`,
+		`overture_journey_exits_total 0`,
+		`overture_journey_timer_lateness_max_seconds 0`,
 	} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("/metrics lacks %q", want)

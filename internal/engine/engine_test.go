@@ -18,6 +18,7 @@ import (
 
 	"github.com/overture-cjo/overture/internal/core"
 	"github.com/overture-cjo/overture/internal/engine"
+	"github.com/overture-cjo/overture/internal/machine"
 	"github.com/overture-cjo/overture/internal/sqlite"
 )
 
@@ -313,6 +314,7 @@ type harness struct {
 	cancel  context.CancelFunc
 	done    chan error
 	applied int64 // Stats().Applied of the engines stopped so far
+	catalog *machine.Catalog // if set, every engine runs these journeys from its start
 }
 
 // referenceOf runs the sequential reference over events.
@@ -348,6 +350,9 @@ func newHarness(t tb, dir string, opts engine.Options) *harness {
 func (h *harness) start() {
 	ctx, cancel := context.WithCancel(h.ctx)
 	h.eng, h.cancel, h.done = engine.New(h.st, h.opts), cancel, make(chan error, 1)
+	if h.catalog != nil {
+		h.eng.SetCatalog(h.catalog)
+	}
 	eng, done := h.eng, h.done
 	go func() { done <- eng.Run(ctx) }()
 }
