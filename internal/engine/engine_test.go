@@ -313,7 +313,7 @@ type harness struct {
 	eng     *engine.Engine
 	cancel  context.CancelFunc
 	done    chan error
-	applied int64 // Stats().Applied of the engines stopped so far
+	applied int64            // Stats().Applied of the engines stopped so far
 	catalog *machine.Catalog // if set, every engine runs these journeys from its start
 }
 
