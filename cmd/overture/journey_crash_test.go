@@ -110,6 +110,43 @@ func journeyCrash(t *testing.T, env ...string) {
 	if pinged != users/2 {
 		t.Errorf("%d instances saw their Ping, want %d", pinged, users/2)
 	}
+	// Each instance's history is the journey's steps once each, in
+	// order: no step ran twice across the kills.
+	for u := 0; u < users; u += 7 {
+		var prof struct {
+			ID string `json:"id"`
+		}
+		if st := s.admin(t, fmt.Sprintf("/v1/profiles?userId=cu%d", u), &prof); st != 200 {
+			t.Fatalf("profile of cu%d: %d", u, st)
+		}
+		var js struct {
+			Active []map[string]any `json:"active"`
+			Past   []struct {
+				EndReason string `json:"endReason"`
+				History   []struct {
+					Step string `json:"step"`
+					Kind string `json:"kind"`
+				} `json:"history"`
+			} `json:"past"`
+		}
+		s.admin(t, "/v1/profiles/"+prof.ID+"/journeys", &js)
+		if len(js.Active) != 0 || len(js.Past) != 1 || js.Past[0].EndReason != "finished" {
+			t.Errorf("cu%d: %d active, past %+v; want one finished instance", u, len(js.Active), js.Past)
+			continue
+		}
+		var steps []string
+		for _, h := range js.Past[0].History {
+			steps = append(steps, h.Step+":"+h.Kind)
+		}
+		branch := "late"
+		if u%2 == 0 {
+			branch = "pinged"
+		}
+		want := []string{":entered", "pause:wait", "pause:resumed", "first:send", "ping:wait_for", "ping:resumed", branch + ":send", "done:exit"}
+		if strings.Join(steps, " ") != strings.Join(want, " ") {
+			t.Errorf("cu%d history %v, want %v", u, steps, want)
+		}
+	}
 	var list struct {
 		Journeys []struct {
 			ID      string `json:"id"`
