@@ -45,10 +45,22 @@ type Record struct {
 	core.StepRecord
 }
 
-// String formats the record as one trace line (without the profile).
+// Entry returns the instance's entry number: 1 for the customer's first
+// entry into the journey, 2 for the second, ...
+func (r Record) Entry() int {
+	n, _ := strconv.Atoi(r.Instance[strings.LastIndexByte(r.Instance, ':')+1:])
+	return n
+}
+
+// String formats the record as one trace line (without the profile). A
+// second or later entry into a journey shows its number ("cart@1#2"), so
+// the lines of concurrent instances can be told apart.
 func (r Record) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s@%d", r.At.UTC().Format(time.RFC3339), r.Journey, r.Version)
+	if n := r.Entry(); n > 1 {
+		fmt.Fprintf(&b, "#%d", n)
+	}
 	if r.Step != "" {
 		b.WriteString(" " + r.Step)
 	}

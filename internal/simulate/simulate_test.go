@@ -68,8 +68,8 @@ steps:
 	want := `customer u1
   2026-03-02T09:00:00Z w@1 entered trigger Go -> wait
   2026-03-02T09:00:00Z w@1 wait wait until 2026-03-03T09:00:00Z
-  2026-03-02T21:00:00Z w@1 entered trigger Go -> wait
-  2026-03-02T21:00:00Z w@1 wait wait until 2026-03-03T21:00:00Z
+  2026-03-02T21:00:00Z w@1#2 entered trigger Go -> wait
+  2026-03-02T21:00:00Z w@1#2 wait wait until 2026-03-03T21:00:00Z
   2026-03-03T09:00:00Z w@1 wait resumed timer -> hi
   2026-03-03T09:00:00Z w@1 hi send email hi -> done
   2026-03-03T09:00:00Z w@1 done exit exit step
