@@ -46,19 +46,20 @@ type StepRecord struct {
 
 // Kinds of StepRecord.
 const (
-	RecordEntered  = "entered"    // the instance started
-	RecordSend     = "send"       // a message was queued (outbox)
-	RecordSuppress = "suppressed" // a send that was not queued, and why (holdout)
-	RecordWait     = "wait"       // waiting until Detail
-	RecordWaitFor  = "wait_for"   // waiting for an event, or a timeout
-	RecordResumed  = "resumed"    // a wait ended (timer, event, timeout)
-	RecordBranch   = "branch"     // a branch or split chose Next
-	RecordUpdate   = "update"     // profile traits set
-	RecordWebhook  = "webhook"    // a webhook was called, or replied
-	RecordEnter    = "enter"      // enter_journey entered another journey
-	RecordGoal     = "goal"       // the goal was reached
-	RecordExit     = "exit"       // the instance ended (Detail says why)
-	RecordError    = "error"      // a condition or value failed to evaluate
+	RecordEntered    = "entered"     // the instance started
+	RecordNotEntered = "not_entered" // a trigger matched but an entry rule refused it (trace only)
+	RecordSend       = "send"        // a message was queued (outbox)
+	RecordSuppress   = "suppressed"  // a send that was not queued, and why (holdout)
+	RecordWait       = "wait"        // waiting until Detail
+	RecordWaitFor    = "wait_for"    // waiting for an event, or a timeout
+	RecordResumed    = "resumed"     // a wait ended (timer, event, timeout)
+	RecordBranch     = "branch"      // a branch or split chose Next
+	RecordUpdate     = "update"      // profile traits set
+	RecordWebhook    = "webhook"     // a webhook was called, or replied
+	RecordEnter      = "enter"       // enter_journey entered another journey
+	RecordGoal       = "goal"        // the goal was reached
+	RecordExit       = "exit"        // the instance ended (Detail says why)
+	RecordError      = "error"       // a condition or value failed to evaluate
 )
 
 // OutboxEntry is a message a send step queued, committed with the step.

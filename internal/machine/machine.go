@@ -201,11 +201,17 @@ func (m *Machine) Event(c *Customer, ev *core.Event, now time.Time, out *Output)
 		t := j.Def.Entry.Trigger
 		sc.vars = nil
 		ok, err := sc.test(t.Condition)
-		if err != nil || !ok {
+		if err != nil {
+			m.refused(c, j, now, out, "trigger condition failed: "+err.Error())
 			continue
 		}
-		if ok, _ := m.admit(c, j, now); ok {
+		if !ok {
+			continue
+		}
+		if ok, why := m.admit(c, j, now); ok {
 			m.start(c, j, sc, out, "trigger "+name, false)
+		} else {
+			m.refused(c, j, now, out, why)
 		}
 	}
 }
@@ -295,6 +301,13 @@ func (m *Machine) runFor(c *Customer, in *core.Instance, sc *scope, out *Output)
 
 // admit reports whether c may enter j at now under its re-entry and
 // max_concurrent rules, and if not, why.
+// refused records, in the trace only (there is no instance to keep it),
+// that a trigger matched but the customer did not enter, and why.
+func (m *Machine) refused(c *Customer, j *Journey, now time.Time, out *Output, why string) {
+	out.Trace = append(out.Trace, Record{Profile: c.Profile.ID, Journey: j.Def.ID, Version: j.Version,
+		StepRecord: core.StepRecord{At: now, Kind: core.RecordNotEntered, Detail: why}})
+}
+
 func (m *Machine) admit(c *Customer, j *Journey, now time.Time) (bool, string) {
 	d := j.Def
 	if e, ok := c.Profile.Entered[d.ID]; ok && e.Count > 0 {

@@ -214,10 +214,11 @@ func TestUnknownVersionLeftAlone(t *testing.T) {
 	}
 
 	// The instance still counts as the customer being in the journey: a
-	// trigger is refused by max_concurrent (1), and the instance untouched.
+	// trigger is refused (the trace says so), and the instance untouched.
 	out.Reset()
 	m.Event(c, track("u1", "Go", "", t0.Add(3*time.Hour)), t0.Add(3*time.Hour), &out)
-	if len(c.Instances) != 1 || c.Instances[0] != in || in.Step != "wait" || len(out.Trace) != 0 {
+	if len(c.Instances) != 1 || c.Instances[0] != in || in.Step != "wait" ||
+		len(out.Trace) != 1 || out.Trace[0].Kind != core.RecordNotEntered || len(out.Changed) != 0 {
 		t.Errorf("after a trigger: instances %+v, trace %q", c.Instances, kinds(out.Trace))
 	}
 }
