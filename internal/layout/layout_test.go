@@ -28,6 +28,7 @@ var allowed = map[string][]string{
 	"outbox":   {"internal/core"},
 	"webhook":  {"internal/machine"},
 	"simulate": {"internal/core", "internal/journey", "internal/machine"},
+	"computed": {"internal/core", "internal/journey", "cel.dev/cel-go", "gopkg.in/yaml.v3"},
 	"journey":  {"internal/core", "schema", "cel.dev/cel-go", "github.com/santhosh-tekuri/jsonschema/v6", "gopkg.in/yaml.v3", "golang.org/x/text"},
 }
 

@@ -1,0 +1,254 @@
+package computed
+
+import (
+	"encoding/json"
+	"hash/fnv"
+	"time"
+
+	"cel.dev/cel-go/cel"
+	celast "cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/types"
+
+	"github.com/overture-cjo/overture/internal/core"
+)
+
+// fieldSet is a set of the decoded JSON fields of an event a trait reads.
+type fieldSet uint8
+
+const (
+	needProperties fieldSet = 1 << iota
+	needTraits
+	needContext
+	needAll = needProperties | needTraits | needContext
+)
+
+func fieldOf(name string) fieldSet {
+	switch name {
+	case "properties":
+		return needProperties
+	case "traits":
+		return needTraits
+	case "context":
+		return needContext
+	}
+	return 0
+}
+
+// readsFields returns the JSON fields of `event` a filter reads: those of
+// each event.FIELD, or all of them if it uses `event` any other way.
+func readsFields(a *cel.Ast) fieldSet {
+	var idents, selects int
+	var need fieldSet
+	celast.PreOrderVisit(a.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		switch e.Kind() {
+		case celast.IdentKind:
+			if e.AsIdent() == "event" {
+				idents++
+			}
+		case celast.SelectKind:
+			s := e.AsSelect()
+			if op := s.Operand(); op.Kind() == celast.IdentKind && op.AsIdent() == "event" {
+				selects++
+				need |= fieldOf(s.FieldName())
+			}
+		}
+	}))
+	if idents != selects {
+		return needAll
+	}
+	return need
+}
+
+// Apply adds event e, for the profile whose state is st, to every trait
+// it matches, as seen at time now; it also drops expired buckets (see
+// Compact). An event matches a trait when its label (track name, or
+// type) equals the trait's event, if given, and the filter, if given, is
+// true (a filter that fails to evaluate does not match), and the property,
+// if given, is present and not null (and a number, for sum, min and max).
+func (s *Set) Apply(st *State, e *core.Event, now time.Time) {
+	var ev map[string]any
+	var decoded fieldSet
+	label := e.Label()
+	for _, t := range s.Traits {
+		if t.Event != "" && t.Event != label {
+			continue
+		}
+		k := t.bucketOf(e.Timestamp)
+		lo, hi := t.bounds(now)
+		if k < lo || k > hi+t.span {
+			continue
+		}
+		if missing := t.needs &^ decoded; (t.program != nil || t.path != nil) && (missing != 0 || ev == nil) {
+			ev = eventMap(ev, e, missing)
+			decoded |= missing
+		}
+		if t.program != nil {
+			out, _, err := t.program.Eval(map[string]any{"event": ev})
+			if err != nil || out != types.True {
+				continue
+			}
+		}
+		var val any
+		if t.path != nil {
+			var ok bool
+			if val, ok = lookup(ev, t.path); !ok || val == nil {
+				continue
+			}
+		}
+		var num float64
+		if t.Aggregate.numeric() {
+			var ok bool
+			if num, ok = val.(float64); !ok {
+				continue
+			}
+		}
+		var raw []byte
+		if t.Aggregate == Last || t.Aggregate == DistinctCount {
+			var err error
+			if raw, err = json.Marshal(val); err != nil {
+				continue
+			}
+		}
+		if st.Traits == nil {
+			st.Traits = map[string]*Window{}
+		}
+		w := st.Traits[t.Name]
+		if w == nil || w.Def != t.def {
+			w = &Window{Def: t.def}
+			st.Traits[t.Name] = w
+		}
+		b := w.bucket(k)
+		at := e.Timestamp.UnixNano()
+		first := b.N == 0
+		b.N++
+		switch t.Aggregate {
+		case Sum:
+			b.Sum += num
+		case Min:
+			if first || num < b.Min {
+				b.Min = num
+			}
+		case Max:
+			if first || num > b.Max {
+				b.Max = num
+			}
+		case FirstTime:
+			if first || at < b.F {
+				b.F = at
+			}
+		case LastTime:
+			if first || at > b.L {
+				b.L = at
+			}
+		case Last:
+			if n := (Bucket{L: at, Q: e.Seq, V: raw}); first || n.laterThan(b) {
+				b.L, b.Q, b.V = at, e.Seq, raw
+			}
+		case DistinctCount:
+			h := fnv.New64a()
+			h.Write(raw)
+			b.addHash(h.Sum64())
+		}
+	}
+	s.Compact(st, now)
+}
+
+// Compact drops, at time now, the buckets that have left their window,
+// windows left empty, and windows of traits the set no longer declares
+// (or declares differently). State does not grow beyond the bounds in the
+// package documentation as long as Apply or Compact runs.
+func (s *Set) Compact(st *State, now time.Time) {
+	for name, w := range st.Traits {
+		t := s.byName[name]
+		if t == nil || t.def != w.Def {
+			delete(st.Traits, name)
+			continue
+		}
+		lo, _ := t.bounds(now)
+		w.expire(lo)
+		if len(w.Buckets) == 0 {
+			delete(st.Traits, name)
+		}
+	}
+}
+
+// Values returns every trait's value at time now, by name: float64 for
+// count, sum, min, max and distinct_count; the property's JSON value
+// (string, float64, bool, []any, map[string]any) for last; an RFC 3339
+// string for first_time and last_time. Over an empty window count, sum
+// and distinct_count are 0 and the others nil. Values does not change st.
+func (s *Set) Values(st *State, now time.Time) map[string]any {
+	out := make(map[string]any, len(s.Traits))
+	for _, t := range s.Traits {
+		out[t.Name] = s.Value(st, t.Name, now)
+	}
+	return out
+}
+
+// Value returns one trait's value at time now, as Values does; nil for a
+// name the set does not declare.
+func (s *Set) Value(st *State, name string, now time.Time) any {
+	t := s.byName[name]
+	if t == nil {
+		return nil
+	}
+	w := st.Traits[name]
+	if w == nil || w.Def != t.def {
+		w = &Window{}
+	}
+	lo, hi := t.bounds(now)
+	return t.value(w, lo, hi)
+}
+
+// eventMap is the event as filters see `event` (as the journey engine
+// shows it): the message's fields, with the JSON fields in need decoded
+// (the others are empty objects until needed). ev, if not nil, is a map
+// built before, to which the missing fields are added.
+func eventMap(ev map[string]any, e *core.Event, need fieldSet) map[string]any {
+	if ev == nil {
+		ev = map[string]any{
+			"type":        e.Type,
+			"event":       e.Event,
+			"name":        e.Name,
+			"messageId":   e.MessageID,
+			"userId":      e.UserID,
+			"anonymousId": e.AnonymousID,
+			"timestamp":   e.Timestamp,
+			"properties":  map[string]any{},
+			"traits":      map[string]any{},
+			"context":     map[string]any{},
+		}
+	}
+	if need&needProperties != 0 {
+		ev["properties"] = decodeObject(e.Properties)
+	}
+	if need&needTraits != 0 {
+		ev["traits"] = decodeObject(e.Traits)
+	}
+	if need&needContext != 0 {
+		ev["context"] = decodeObject(e.Context)
+	}
+	return ev
+}
+
+func decodeObject(raw json.RawMessage) map[string]any {
+	m := map[string]any{}
+	if len(raw) > 0 {
+		_ = json.Unmarshal(raw, &m)
+	}
+	return m
+}
+
+// lookup follows a dotted path through nested objects.
+func lookup(v any, path []string) (any, bool) {
+	for _, p := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if v, ok = m[p]; !ok {
+			return nil, false
+		}
+	}
+	return v, true
+}

@@ -1,0 +1,346 @@
+package computed
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"gopkg.in/yaml.v3"
+
+	"github.com/overture-cjo/overture/internal/journey"
+)
+
+// Aggregate is what a trait computes over the events in its window.
+type Aggregate string
+
+// The aggregates a trait may declare.
+const (
+	Count         Aggregate = "count"          // number of matching events
+	Sum           Aggregate = "sum"            // sum of a numeric property
+	Min           Aggregate = "min"            // least value of a numeric property
+	Max           Aggregate = "max"            // greatest value of a numeric property
+	Last          Aggregate = "last"           // the property of the latest event
+	FirstTime     Aggregate = "first_time"     // timestamp of the earliest event
+	LastTime      Aggregate = "last_time"      // timestamp of the latest event
+	DistinctCount Aggregate = "distinct_count" // number of distinct property values
+)
+
+var aggregates = []Aggregate{Count, Sum, Min, Max, Last, FirstTime, LastTime, DistinctCount}
+
+// needsProperty reports whether the aggregate reads a property.
+func (a Aggregate) needsProperty() bool {
+	switch a {
+	case Sum, Min, Max, Last, DistinctCount:
+		return true
+	}
+	return false
+}
+
+// numeric reports whether the aggregate's property must be a number.
+func (a Aggregate) numeric() bool { return a == Sum || a == Min || a == Max }
+
+// CostLimit is the most a trait's filter may cost in one evaluation, in
+// cel-go's cost units (as journey.CostLimit). A filter over the limit does
+// not match.
+const CostLimit = 10_000
+
+// Buckets is the number of buckets a window is divided into; see the
+// package documentation for the rule.
+const Buckets = 64
+
+// eventFields are the top-level fields of `event`, as filters and property
+// paths see it.
+var eventFields = []string{"type", "event", "name", "messageId", "userId", "anonymousId", "timestamp", "properties", "traits", "context"}
+
+// Pos, Error and ErrorList are the journey loader's: definition files of
+// every kind report problems the same way, "FILE:LINE:COL: PATH: MESSAGE".
+type (
+	Pos       = journey.Pos
+	Error     = journey.Error
+	ErrorList = journey.ErrorList
+)
+
+// Trait is one compiled computed-trait definition.
+type Trait struct {
+	Name      string
+	Aggregate Aggregate
+	Event     string        // the event's label (track name, or type), or "" for any
+	Filter    string        // CEL source over `event`, or ""
+	Property  string        // dotted path into `event`, or ""
+	Window    time.Duration // the sliding window
+	Pos       Pos           // where the definition starts
+
+	width   int64    // bucket width in seconds
+	span    int64    // ceil(Window / width): buckets in a window, plus one at most
+	path    []string // Property split at dots
+	program cel.Program
+	needs   fieldSet // the event's JSON fields the filter and property read
+	def     uint32   // fingerprint of the definition, kept in its state
+}
+
+// BucketWidth is the trait's bucket width (see the package documentation).
+func (t *Trait) BucketWidth() time.Duration { return time.Duration(t.width) * time.Second }
+
+// Set is a compiled set of computed traits, safe for concurrent use.
+type Set struct {
+	Traits []*Trait // in file order
+	byName map[string]*Trait
+}
+
+// Trait returns the named trait, or nil.
+func (s *Set) Trait(name string) *Trait { return s.byName[name] }
+
+var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+var celEnv = sync.OnceValues(func() (*cel.Env, error) {
+	return cel.NewEnv(cel.Variable("event", cel.MapType(cel.StringType, cel.DynType)))
+})
+
+// Parse compiles the trait definitions in data, a YAML file called name
+// (used in error messages). It returns an ErrorList naming every problem.
+func Parse(name string, data []byte) (*Set, error) {
+	p := &parser{file: name}
+	set := p.parse(data)
+	if len(p.errs) > 0 {
+		sort.SliceStable(p.errs, func(i, j int) bool {
+			a, b := p.errs[i], p.errs[j]
+			if a.Line != b.Line {
+				return a.Line < b.Line
+			}
+			return a.Column < b.Column
+		})
+		return nil, p.errs
+	}
+	return set, nil
+}
+
+type parser struct {
+	file string
+	errs ErrorList
+}
+
+func (p *parser) pos(n *yaml.Node) Pos {
+	if n == nil {
+		return Pos{File: p.file, Line: 1, Column: 1}
+	}
+	return Pos{File: p.file, Line: n.Line, Column: n.Column}
+}
+
+func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
+	p.errs = append(p.errs, &Error{Pos: p.pos(n), Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func (p *parser) parse(data []byte) *Set {
+	set := &Set{byName: map[string]*Trait{}}
+	var doc yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			p.errorf(nil, "", "empty file: expected traits:")
+			return set
+		}
+		pos, msg := p.pos(nil), err.Error()
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			pos.Line, _ = strconv.Atoi(m[1])
+			msg = m[2]
+		}
+		p.errs = append(p.errs, &Error{Pos: pos, Message: msg})
+		return set
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		p.errorf(root, "", "expected a mapping with traits:")
+		return set
+	}
+	var list *yaml.Node
+	p.fields(root, "", []string{"traits"}, func(key string, k, v *yaml.Node) { list = v })
+	if list == nil {
+		p.errorf(root, "traits", "required")
+		return set
+	}
+	if list.Kind != yaml.SequenceNode {
+		p.errorf(list, "traits", "expected a list of traits")
+		return set
+	}
+	if len(list.Content) == 0 {
+		p.errorf(list, "traits", "no traits declared")
+	}
+	seen := map[string]Pos{}
+	for i, item := range list.Content {
+		path := fmt.Sprintf("traits[%d]", i)
+		t := p.trait(item, path)
+		if t == nil {
+			continue
+		}
+		if prev, ok := seen[t.Name]; ok {
+			p.errorf(item, path+".name", "%q is already declared at line %d", t.Name, prev.Line)
+			continue
+		}
+		seen[t.Name] = t.Pos
+		set.Traits = append(set.Traits, t)
+		set.byName[t.Name] = t
+	}
+	return set
+}
+
+// fields calls f for each key of mapping n, in order, reporting unknown
+// and repeated keys and non-scalar keys.
+func (p *parser) fields(n *yaml.Node, path string, known []string, f func(key string, k, v *yaml.Node)) {
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		fp := k.Value
+		if path != "" {
+			fp = path + "." + k.Value
+		}
+		switch {
+		case k.Kind != yaml.ScalarNode:
+			p.errorf(k, path, "keys must be plain names")
+		case !contains(known, k.Value):
+			p.errorf(k, fp, "unknown field (%s)", strings.Join(known, ", "))
+		case seen[k.Value]:
+			p.errorf(k, fp, "repeated")
+		default:
+			seen[k.Value] = true
+			f(k.Value, k, v)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+var traitFields = []string{"name", "aggregate", "event", "filter", "property", "window"}
+
+// trait compiles one list item; nil if it is too broken to use.
+func (p *parser) trait(n *yaml.Node, path string) *Trait {
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, path, "expected a mapping with name, aggregate, window")
+		return nil
+	}
+	before := len(p.errs)
+	t := &Trait{Pos: p.pos(n)}
+	vals := map[string]*yaml.Node{}
+	p.fields(n, path, traitFields, func(key string, k, v *yaml.Node) {
+		if v.Kind != yaml.ScalarNode {
+			p.errorf(v, path+"."+key, "expected a string")
+			return
+		}
+		vals[key] = v
+	})
+	if len(p.errs) > before {
+		return nil
+	}
+	if v := vals["name"]; v == nil {
+		p.errorf(n, path+".name", "required")
+	} else if t.Name = v.Value; !namePattern.MatchString(t.Name) {
+		p.errorf(v, path+".name", "%q must match ^[a-z][a-z0-9_]*$", t.Name)
+	}
+	if v := vals["aggregate"]; v == nil {
+		p.errorf(n, path+".aggregate", "required")
+	} else if t.Aggregate = Aggregate(v.Value); !contains(aggregateNames(), v.Value) {
+		p.errorf(v, path+".aggregate", "unknown aggregate %q (%s)", v.Value, strings.Join(aggregateNames(), ", "))
+	}
+	if v := vals["event"]; v != nil {
+		if t.Event = v.Value; t.Event == "" {
+			p.errorf(v, path+".event", "empty event name")
+		}
+	}
+	if v := vals["filter"]; v != nil {
+		t.Filter = v.Value
+		t.program, t.needs = p.compile(v, path+".filter")
+	}
+	if vals["event"] == nil && vals["filter"] == nil {
+		p.errorf(n, path, "give event, filter or both")
+	}
+	if v := vals["property"]; v != nil {
+		t.Property = v.Value
+		t.path = strings.Split(v.Value, ".")
+		t.needs |= fieldOf(t.path[0])
+		switch {
+		case !contains(eventFields, t.path[0]):
+			p.errorf(v, path+".property", "%q must start with one of %s", v.Value, strings.Join(eventFields, ", "))
+		case contains(t.path[1:], ""):
+			p.errorf(v, path+".property", "%q has an empty part", v.Value)
+		}
+	} else if t.Aggregate.needsProperty() {
+		p.errorf(n, path+".property", "required for %s", t.Aggregate)
+	}
+	if v := vals["window"]; v == nil {
+		p.errorf(n, path+".window", "required")
+	} else if d, err := journey.ParseDuration(v.Value); err != nil {
+		p.errorf(v, path+".window", "%v", err)
+	} else {
+		t.Window = d
+		t.width = max(1, int64((d+time.Duration(Buckets)*time.Second-1)/(time.Duration(Buckets)*time.Second)))
+		t.span = int64((d + time.Duration(t.width)*time.Second - 1) / (time.Duration(t.width) * time.Second))
+	}
+	if len(p.errs) > before {
+		return nil
+	}
+	h := fnv.New32a()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%d", t.Aggregate, t.Event, t.Filter, t.Property, t.Window)
+	t.def = h.Sum32()
+	return t
+}
+
+func aggregateNames() []string {
+	s := make([]string, len(aggregates))
+	for i, a := range aggregates {
+		s[i] = string(a)
+	}
+	return s
+}
+
+// compile type-checks a filter: it must be bool, or dyn (checked when it
+// runs).
+func (p *parser) compile(n *yaml.Node, path string) (cel.Program, fieldSet) {
+	env, err := celEnv()
+	if err != nil {
+		panic("computed: CEL environment: " + err.Error())
+	}
+	ast, iss := env.Compile(n.Value)
+	if iss != nil && iss.Err() != nil {
+		for _, ce := range iss.Errors() {
+			pos := p.pos(n)
+			if n.Style == yaml.SingleQuotedStyle || n.Style == yaml.DoubleQuotedStyle {
+				pos.Column++
+			}
+			if l := ce.Location.Line(); l <= 1 {
+				pos.Column += max(ce.Location.Column(), 0)
+			} else {
+				pos.Line += l - 1
+				pos.Column = ce.Location.Column() + 1
+			}
+			p.errs = append(p.errs, &Error{Pos: pos, Path: path, Message: ce.Message})
+		}
+		return nil, 0
+	}
+	if k := ast.OutputType().Kind(); k != types.BoolKind && k != types.DynKind {
+		p.errorf(n, path, "filter must be bool, not %s", ast.OutputType())
+		return nil, 0
+	}
+	prg, err := env.Program(ast, cel.CostLimit(CostLimit))
+	if err != nil {
+		p.errorf(n, path, "%v", err)
+		return nil, 0
+	}
+	return prg, readsFields(ast)
+}
