@@ -99,3 +99,30 @@ func BenchmarkApplyInstances(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "instances/s")
 }
+
+// BenchmarkCommitIdentities measures the router's identity commit for new
+// customers: 1,000 customers per commit, a userId and an anonymousId each.
+func BenchmarkCommitIdentities(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	n := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ops := make([]core.IdentityOp, 0, 2000)
+		for j := 0; j < 1000; j++ {
+			n++
+			p := fmt.Sprintf("p_%012d", n)
+			ops = append(ops,
+				core.IdentityOp{Bind: &core.Identifier{Kind: core.KindUserID, Value: fmt.Sprintf("u-%d", n)}, ProfileID: p},
+				core.IdentityOp{Bind: &core.Identifier{Kind: core.KindAnonymousID, Value: fmt.Sprintf("a-%x", n*7919)}, ProfileID: p})
+		}
+		if err := s.CommitIdentities(ctx, ops); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*2000)/b.Elapsed().Seconds(), "bindings/s")
+}

@@ -57,18 +57,34 @@ func (s *Store) CommitIdentities(ctx context.Context, ops []core.IdentityOp) err
 		return fmt.Errorf("commit identities: %w", err)
 	}
 	defer tx.Rollback()
-	bind, err := tx.PrepareContext(ctx, `INSERT INTO identities (key, kind, value, profile_id) VALUES (?, ?, ?, ?)
-		ON CONFLICT (key) DO UPDATE SET profile_id = excluded.profile_id`)
-	if err != nil {
-		return fmt.Errorf("commit identities: %w", err)
+	// Runs of bindings go in multi-row statements (a row later in a run
+	// wins over an earlier one with the same key, as one statement each
+	// would); a merge ends a run, since it must see the bindings before it.
+	var run []core.IdentityOp
+	flush := func() error {
+		if len(run) == 0 {
+			return nil
+		}
+		err := multiRow(ctx, tx, len(run), 4, `INSERT INTO identities (key, kind, value, profile_id) VALUES `,
+			` ON CONFLICT (key) DO UPDATE SET profile_id = excluded.profile_id`,
+			func(args []any, i int) ([]any, error) {
+				b := run[i]
+				return append(args, b.Bind.Key(), b.Bind.Kind, b.Bind.Value, b.ProfileID), nil
+			})
+		run = run[:0]
+		if err != nil {
+			return fmt.Errorf("bind identities: %w", err)
+		}
+		return nil
 	}
 	for _, op := range ops {
 		switch {
 		case op.Bind != nil:
-			if _, err := bind.ExecContext(ctx, op.Bind.Key(), op.Bind.Kind, op.Bind.Value, op.ProfileID); err != nil {
-				return fmt.Errorf("bind identity: %w", err)
-			}
+			run = append(run, op)
 		case op.Merge != nil:
+			if err := flush(); err != nil {
+				return err
+			}
 			if _, err := tx.ExecContext(ctx, `UPDATE identities SET profile_id = ? WHERE profile_id = ?`, op.Merge.Into, op.Merge.From); err != nil {
 				return fmt.Errorf("merge identities: %w", err)
 			}
@@ -76,6 +92,9 @@ func (s *Store) CommitIdentities(ctx context.Context, ops []core.IdentityOp) err
 				return fmt.Errorf("record merge: %w", err)
 			}
 		}
+	}
+	if err := flush(); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit identities: %w", err)
