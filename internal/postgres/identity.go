@@ -74,18 +74,46 @@ func (s *Store) CommitIdentities(ctx context.Context, ops []core.IdentityOp) err
 	if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
 		return fmt.Errorf("commit identities: %w", err)
 	}
+	// Runs of bindings go in one statement each; within a run the last
+	// binding of a key is the one that counts (as one statement per binding
+	// would give), and a merge ends a run since it must see the bindings
+	// before it.
 	b := &pgx.Batch{}
+	var run []core.IdentityOp
+	flush := func() {
+		if len(run) == 0 {
+			return
+		}
+		last := make(map[string]int, len(run))
+		for i, op := range run {
+			last[op.Bind.Key()] = i
+		}
+		var keys, values [][]byte
+		var kinds, profiles []string
+		for i, op := range run {
+			if k := op.Bind.Key(); last[k] == i {
+				keys = append(keys, []byte(k))
+				kinds = append(kinds, op.Bind.Kind)
+				values = append(values, []byte(op.Bind.Value))
+				profiles = append(profiles, op.ProfileID)
+			}
+		}
+		b.Queue(`INSERT INTO identities (key, kind, value, profile_id)
+			SELECT * FROM unnest($1::bytea[], $2::text[], $3::bytea[], $4::text[])
+			ON CONFLICT (key) DO UPDATE SET profile_id = excluded.profile_id`, keys, kinds, values, profiles)
+		run = run[:0]
+	}
 	for _, op := range ops {
 		switch {
 		case op.Bind != nil:
-			b.Queue(`INSERT INTO identities (key, kind, value, profile_id) VALUES ($1, $2, $3, $4)
-				ON CONFLICT (key) DO UPDATE SET profile_id = excluded.profile_id`,
-				[]byte(op.Bind.Key()), op.Bind.Kind, []byte(op.Bind.Value), op.ProfileID)
+			run = append(run, op)
 		case op.Merge != nil:
+			flush()
 			b.Queue(`UPDATE identities SET profile_id = $1 WHERE profile_id = $2`, op.Merge.Into, op.Merge.From)
 			b.Queue(`INSERT INTO merges (from_id, into_id) VALUES ($1, $2)`, op.Merge.From, op.Merge.Into)
 		}
 	}
+	flush()
 	if err := execBatch(ctx, tx, b); err != nil {
 		return fmt.Errorf("commit identities: %w", err)
 	}

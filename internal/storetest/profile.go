@@ -93,6 +93,21 @@ func testIdentities(t *testing.T, s core.Store) {
 	if m := pendingMerges(t, s); !slices.Equal(m, []core.Merge{{From: "pc", Into: "pd"}}) {
 		t.Errorf("pending merges = %v, want pc into pd", m)
 	}
+
+	// One key bound twice in one call: the later binding wins, also when
+	// the two are separated by other bindings or by a merge.
+	commitIdentities(t, s,
+		bind(core.KindUserID, "twice", "pe"),
+		bind(core.KindUserID, "other", "pe"),
+		bind(core.KindUserID, "twice", "pf"),
+		bind(core.KindUserID, "thrice", "pg"),
+		merge("px", "py"),
+		bind(core.KindUserID, "thrice", "ph"),
+	)
+	got = lookup(t, s, "user_id:twice", "user_id:other", "user_id:thrice")
+	if want := map[string]string{"user_id:twice": "pf", "user_id:other": "pe", "user_id:thrice": "ph"}; !maps.Equal(got, want) {
+		t.Errorf("repeated bindings in one call: %v, want %v", got, want)
+	}
 }
 
 // testMerge: a merge recorded by CommitIdentities repoints identifiers and
