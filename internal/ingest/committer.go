@@ -94,15 +94,18 @@ func (c *Committer) Run(ctx context.Context) {
 			slog.Error("event log write failed", "events", len(all), "err", err)
 			err = core.Errorf(core.EUNAVAILABLE, "", "event log write failed; nothing was acknowledged")
 		}
-		for _, p := range group {
-			p.done <- err
-		}
+		// Hand the group on before answering (publish never blocks), so a
+		// client that has its 200 finds the engine aware of its events:
+		// Idle is false until they are applied.
 		if err == nil {
 			c.groups.Add(1)
 			c.events.Add(int64(len(all)))
 			if c.publish != nil {
 				c.publish(append([]*core.Event(nil), all...))
 			}
+		}
+		for _, p := range group {
+			p.done <- err
 		}
 	}
 }
