@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"time"
 
-	json "github.com/goccy/go-json"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/overture-cjo/overture/internal/core"
+	"github.com/overture-cjo/overture/internal/wire"
 )
 
 // SaveJourney implements core.Store. It locks the journey's row (creating
@@ -163,7 +163,7 @@ func instanceRows(ins []*core.Instance) ([]any, error) {
 		states   = make([][]byte, 0, n)
 	)
 	for _, in := range ins {
-		state, err := json.Marshal(in)
+		state, err := wire.EncodeInstance(in)
 		if err != nil {
 			return nil, fmt.Errorf("encode instance %q: %w", in.ID, err)
 		}
@@ -210,19 +210,11 @@ func outboxRows(entries []*core.OutboxEntry) []any {
 	return []any{keys, instances, profiles, journeys, versions, steps, channels, templates, offers, vars, created}
 }
 
-// decodeInstance decodes an instance's state; profileID, from its column,
-// wins over the state's (a merge changes only the column). Times come back
-// in UTC.
+// decodeInstance decodes an instance's state (see wire.DecodeInstance).
 func decodeInstance(state []byte, profileID string) (*core.Instance, error) {
-	in := new(core.Instance)
-	if err := json.Unmarshal(state, in); err != nil {
+	in, err := wire.DecodeInstance(state, profileID)
+	if err != nil {
 		return nil, fmt.Errorf("decode instance: %w", err)
-	}
-	in.ProfileID = profileID
-	in.Due, in.EnteredAt, in.UpdatedAt = in.Due.UTC(), in.EnteredAt.UTC(), in.UpdatedAt.UTC()
-	in.GoalAt, in.EndedAt = in.GoalAt.UTC(), in.EndedAt.UTC()
-	for i := range in.History {
-		in.History[i].At = in.History[i].At.UTC()
 	}
 	return in, nil
 }

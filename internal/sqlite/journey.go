@@ -10,9 +10,8 @@ import (
 	"strings"
 	"time"
 
-	json "github.com/goccy/go-json"
-
 	"github.com/overture-cjo/overture/internal/core"
+	"github.com/overture-cjo/overture/internal/wire"
 )
 
 // SaveJourney implements core.Store, durably.
@@ -162,7 +161,7 @@ func upsertInstances(ctx context.Context, tx *sql.Tx, ins []*core.Instance) erro
 			status = excluded.status, step = excluded.step, due = excluded.due, entered_at = excluded.entered_at, state = excluded.state`,
 		func(args []any, i int) ([]any, error) {
 			in := ins[i]
-			state, err := json.Marshal(in)
+			state, err := wire.EncodeInstance(in)
 			if err != nil {
 				return nil, fmt.Errorf("encode instance %q: %w", in.ID, err)
 			}
@@ -206,19 +205,11 @@ func moveJourneyRows(ctx context.Context, tx *sql.Tx, m core.Merge) error {
 	return nil
 }
 
-// decodeInstance decodes an instance's state; profileID, from its column,
-// wins over the state's (a merge changes only the column). Times come back
-// in UTC.
+// decodeInstance decodes an instance's state (see wire.DecodeInstance).
 func decodeInstance(state []byte, profileID string) (*core.Instance, error) {
-	in := new(core.Instance)
-	if err := json.Unmarshal(state, in); err != nil {
+	in, err := wire.DecodeInstance(state, profileID)
+	if err != nil {
 		return nil, fmt.Errorf("decode instance: %w", err)
-	}
-	in.ProfileID = profileID
-	in.Due, in.EnteredAt, in.UpdatedAt = in.Due.UTC(), in.EnteredAt.UTC(), in.UpdatedAt.UTC()
-	in.GoalAt, in.EndedAt = in.GoalAt.UTC(), in.EndedAt.UTC()
-	for i := range in.History {
-		in.History[i].At = in.History[i].At.UTC()
 	}
 	return in, nil
 }
