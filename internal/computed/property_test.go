@@ -3,12 +3,9 @@ package computed
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"math"
-	"os"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,29 +13,15 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/overture-cjo/overture/internal/core"
+	"github.com/overture-cjo/overture/internal/proptest"
 )
 
 // propertyChecks is how many random cases a property test runs unless
 // -rapid.checks or RAPID_CHECKS says otherwise.
 const propertyChecks = 100
 
-// limitChecks applies propertyChecks, and keeps failures from writing
-// rapid's fail files into testdata (the failure message names the seed).
-func limitChecks(t *testing.T) {
-	t.Helper()
-	set := map[string]bool{}
-	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if _, ok := os.LookupEnv("RAPID_CHECKS"); !ok && !set["rapid.checks"] {
-		if err := flag.Set("rapid.checks", strconv.Itoa(propertyChecks)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, ok := os.LookupEnv("RAPID_NOFAILFILE"); !ok && !set["rapid.failfile"] && !set["rapid.nofailfile"] {
-		if err := flag.Set("rapid.nofailfile", "true"); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
+// limitChecks applies propertyChecks (see proptest.Limit).
+func limitChecks(t *testing.T) { proptest.Limit(t, propertyChecks) }
 
 // genTrait is a drawn trait: its definition and a Go version of its filter.
 type genTrait struct {

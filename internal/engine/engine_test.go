@@ -5,12 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -19,6 +16,7 @@ import (
 	"github.com/overture-cjo/overture/internal/core"
 	"github.com/overture-cjo/overture/internal/engine"
 	"github.com/overture-cjo/overture/internal/machine"
+	"github.com/overture-cjo/overture/internal/proptest"
 	"github.com/overture-cjo/overture/internal/sqlite"
 )
 
@@ -28,23 +26,8 @@ import (
 // few seconds on two cores.
 const propertyChecks = 50
 
-// limitChecks applies propertyChecks, and keeps failures from writing
-// rapid's fail files into testdata (the failure message names the seed).
-func limitChecks(t *testing.T) {
-	t.Helper()
-	set := map[string]bool{}
-	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if _, ok := os.LookupEnv("RAPID_CHECKS"); !ok && !set["rapid.checks"] {
-		if err := flag.Set("rapid.checks", strconv.Itoa(propertyChecks)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, ok := os.LookupEnv("RAPID_NOFAILFILE"); !ok && !set["rapid.failfile"] && !set["rapid.nofailfile"] {
-		if err := flag.Set("rapid.nofailfile", "true"); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
+// limitChecks applies propertyChecks (see proptest.Limit).
+func limitChecks(t *testing.T) { proptest.Limit(t, propertyChecks) }
 
 // TestEngineMatchesSequentialReference feeds random event streams to the
 // engine on the SQLite store, appended and offered in small groups as the

@@ -26,6 +26,7 @@ var allowed = map[string][]string{
 	"machine":  {"internal/core", "internal/journey", "cel.dev/cel-go", "google.golang.org/protobuf"},
 	"catalog":  {"internal/core", "internal/journey", "internal/machine"},
 	"outbox":   {"internal/core"},
+	"proptest": {},
 	"webhook":  {"internal/machine"},
 	"simulate": {"internal/core", "internal/journey", "internal/machine"},
 	"computed": {"internal/core", "internal/journey", "cel.dev/cel-go", "gopkg.in/yaml.v3"},
