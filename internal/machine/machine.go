@@ -225,12 +225,8 @@ func (m *Machine) Timer(c *Customer, instanceID string, due time.Time, out *Outp
 	if in == nil || in.Due.IsZero() || !in.Due.Equal(due) {
 		return
 	}
-	sc := &scope{pr: c.Profile, now: due}
-	r := m.runFor(c, in, sc, out)
+	r := m.resumable(c, in, due, out)
 	if r == nil {
-		return
-	}
-	if r.exits("") {
 		return
 	}
 	st := r.j.Def.Steps[in.Step]
@@ -251,14 +247,11 @@ func (m *Machine) Reply(c *Customer, rep Reply, now time.Time, out *Output) {
 	if in == nil || in.Due.IsZero() || in.Steps != rep.Seq {
 		return
 	}
-	sc := &scope{pr: c.Profile, now: now}
-	r := m.runFor(c, in, sc, out)
+	r := m.resumable(c, in, now, out)
 	if r == nil {
 		return
 	}
-	if r.exits("") {
-		return
-	}
+	sc := r.sc
 	st := r.j.Def.Steps[in.Step]
 	if st.Type != journey.StepWebhook {
 		return
@@ -279,6 +272,17 @@ func (m *Machine) Reply(c *Customer, rep Reply, now time.Time, out *Output) {
 	r.assign(st.Capture, in.Step)
 	sc.response = nil
 	r.resume(st, "status "+strconv.Itoa(rep.Status), st.Next)
+}
+
+// resumable prepares a waiting instance for a timer or a reply at now: nil
+// if its version is unknown, or if a condition-only exit criterion ended
+// it.
+func (m *Machine) resumable(c *Customer, in *core.Instance, now time.Time, out *Output) *run {
+	r := m.runFor(c, in, &scope{pr: c.Profile, now: now}, out)
+	if r == nil || r.exits("") {
+		return nil
+	}
+	return r
 }
 
 func find(c *Customer, id string) *core.Instance {
