@@ -49,6 +49,5 @@ for store in sqlite postgres; do
   echo "== $store: $EVENTS events, $journeys journeys"
   out=$(for i in $(seq 1 "$RUNS"); do run_one "$store"; done)
   echo "$out"
-  echo "$out" | awk '/journeys\/s/ {for (i = 1; i < NF; i++) if ($(i+1) == "journeys/s") print $i}' | sort -n |
-    awk '{a[NR]=$1} END {printf "  median %s journeys/s over %d runs\n", a[int((NR+1)/2)], NR}'
+  echo "$out" | median journeys/s
 done

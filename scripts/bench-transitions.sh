@@ -56,6 +56,5 @@ for store in sqlite postgres; do
   echo "== $store: $EVENTS events, 20 journeys"
   out=$(for i in $(seq 1 "$RUNS"); do run_one "$store"; done)
   echo "$out"
-  echo "$out" | awk '/transitions\/s/ {for (i = 1; i < NF; i++) if ($(i+1) == "transitions/s") print $i}' | sort -n |
-    awk '{a[NR]=$1} END {printf "  median %s transitions/s over %d runs\n", a[int((NR+1)/2)], NR}'
+  echo "$out" | median transitions/s
 done

@@ -28,3 +28,10 @@ stop_server() {
 
 # stats: the server's /v1/stats.
 stats() { curl -fs -H "Authorization: Bearer benchadmin" "http://$ADDR/v1/stats"; }
+
+# median UNIT: reads run reports on stdin and prints the median of the
+# figure written just before UNIT (e.g. "journeys/s").
+median() {
+  awk -v u="$1" '{for (i = 1; i < NF; i++) if ($(i+1) == u) print $i}' | sort -n |
+    awk -v u="$1" '{a[NR]=$1} END {printf "  median %s %s over %d runs\n", a[int((NR+1)/2)], u, NR}'
+}
