@@ -8,3 +8,8 @@ import _ "embed"
 //
 //go:embed journey.schema.json
 var Journey []byte
+
+// Audience is the JSON Schema (2020-12) of an audience definition file.
+//
+//go:embed audience.schema.json
+var Audience []byte

@@ -22,14 +22,19 @@ import (
 const applyUsage = `Usage:
   overture apply DIR [--server URL] [--token TOKEN] [--data DIR]
 
-Validates every journey definition in DIR as "overture validate" does (and
-on any problem prints them all and applies nothing), then sends each file
-as it is to the server: PUT /v1/journeys/{id}. A definition equal to the
+Validates every definition in DIR as "overture validate" does (and on any
+problem prints them all and applies nothing), then sends them to the
+server: first each computed trait of DIR/traits (PUT /v1/traits/{name}),
+then each audience of DIR/audiences (PUT /v1/audiences/{id}), then each
+journey file as it is (PUT /v1/journeys/{id}). A new or changed computed
+trait is backfilled from stored events while ingestion goes on. A definition equal to the
 journey's newest version changes nothing; any other is stored as a new
 version (new entries use it; running instances finish on theirs). A new
 journey starts active. Journeys that others enter (enter_journey) are
-applied first. Prints one line per journey:
+applied first. Prints one line per definition:
 
+  created trait orders_7d version 1
+  unchanged audience contract-ending version 1
   created cart-abandonment version 2
   unchanged follow-up version 1
 
@@ -80,6 +85,16 @@ func applyCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("apply: %w", err)}
 	}
+	traits, auds, err := loadDerived(dir, defs, true)
+	if errors.As(err, &list) {
+		for _, e := range list {
+			fmt.Fprintln(stderr, e)
+		}
+		return &exitError{code: 1, err: fmt.Errorf("apply: %d problem(s) in %s; nothing applied", len(list), dir)}
+	}
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("apply: %w", err)}
+	}
 
 	base, err := serverURL(*server)
 	if err != nil {
@@ -96,22 +111,43 @@ func applyCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 
 	c := &applyClient{base: base, token: tok, http: &http.Client{Timeout: 30 * time.Second}}
+	for _, t := range traits.Traits {
+		a, err := c.put(ctx, "/v1/traits/"+url.PathEscape(t.Name), ".yaml", []byte(t.Source()))
+		if err != nil {
+			return &exitError{code: 1, err: fmt.Errorf("apply %s (trait %s): %w", t.Pos.File, t.Name, err)}
+		}
+		fmt.Fprintf(stdout, "%s trait %s version %d\n", appliedWord(a), a.ID, a.Version)
+	}
+	for _, au := range auds {
+		src, err := os.ReadFile(au.Pos.File)
+		if err != nil {
+			return &exitError{code: 1, err: fmt.Errorf("apply: %w", err)}
+		}
+		a, err := c.put(ctx, "/v1/audiences/"+url.PathEscape(au.ID), au.Pos.File, src)
+		if err != nil {
+			return &exitError{code: 1, err: fmt.Errorf("apply %s: %w", au.Pos.File, err)}
+		}
+		fmt.Fprintf(stdout, "%s audience %s version %d\n", appliedWord(a), a.ID, a.Version)
+	}
 	for _, d := range applyOrder(defs) {
 		src, err := os.ReadFile(d.File)
 		if err != nil {
 			return &exitError{code: 1, err: fmt.Errorf("apply: %w", err)}
 		}
-		a, err := c.put(ctx, d.ID, d.File, src)
+		a, err := c.put(ctx, "/v1/journeys/"+url.PathEscape(d.ID), d.File, src)
 		if err != nil {
 			return &exitError{code: 1, err: fmt.Errorf("apply %s: %w", d.File, err)}
 		}
-		what := "unchanged"
-		if a.Created {
-			what = "created"
-		}
-		fmt.Fprintf(stdout, "%s %s version %d\n", what, a.ID, a.Version)
+		fmt.Fprintf(stdout, "%s %s version %d\n", appliedWord(a), a.ID, a.Version)
 	}
 	return nil
+}
+
+func appliedWord(a catalog.Applied) string {
+	if a.Created {
+		return "created"
+	}
+	return "unchanged"
 }
 
 // serverURL checks --server and returns it without a trailing slash;
@@ -162,10 +198,10 @@ type applyClient struct {
 	http        *http.Client
 }
 
-// put sends one definition file.
-func (c *applyClient) put(ctx context.Context, id, file string, src []byte) (catalog.Applied, error) {
+// put sends one definition to path.
+func (c *applyClient) put(ctx context.Context, path, file string, src []byte) (catalog.Applied, error) {
 	var a catalog.Applied
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, c.base+"/v1/journeys/"+url.PathEscape(id), bytes.NewReader(src))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, c.base+path, bytes.NewReader(src))
 	if err != nil {
 		return a, err
 	}
@@ -195,8 +231,16 @@ func (c *applyClient) put(ctx context.Context, id, file string, src []byte) (cat
 		}
 		return a, fmt.Errorf("server answered %s: %s", resp.Status, bytes.TrimSpace(body))
 	}
-	if err := json.Unmarshal(body, &a); err != nil {
+	var named struct {
+		catalog.Applied
+		Name string `json:"name"` // traits are named, not id'd
+	}
+	if err := json.Unmarshal(body, &named); err != nil {
 		return a, fmt.Errorf("server answered %s with %q: %w", resp.Status, body, err)
+	}
+	a = named.Applied
+	if a.ID == "" {
+		a.ID = named.Name
 	}
 	return a, nil
 }

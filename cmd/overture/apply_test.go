@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,14 +37,30 @@ func TestApplyCommand(t *testing.T) {
 	}
 	withToken := []string{"OVERTURE_SERVER=" + s.url, "OVERTURE_ADMIN_TOKEN=" + e2eAdmin}
 
-	// follow-up comes before cart-abandonment, which enters it.
+	// Traits, then audiences, then journeys: follow-up comes before
+	// cart-abandonment, which enters it.
+	lines := func(word string) string {
+		var b strings.Builder
+		for _, tr := range []string{"orders_30d", "spend_7d", "data_overage_count_90d", "last_balance", "credit_limit", "balance_to_limit_ratio", "skus_viewed_30d", "last_seen_app"} {
+			fmt.Fprintf(&b, "%s trait %s version 1\n", word, tr)
+		}
+		fmt.Fprintf(&b, "%[1]s audience cart-reminded version 1\n%[1]s audience contract-ending version 1\n", word)
+		fmt.Fprintf(&b, "%[1]s bill-dispute version 1\n%[1]s follow-up version 1\n%[1]s cart-abandonment version 1\n", word)
+		return b.String()
+	}
 	out := apply(0, withToken, "../../examples/journeys")
-	if want := "created bill-dispute version 1\ncreated follow-up version 1\ncreated cart-abandonment version 1\n"; out != want {
+	if want := lines("created"); out != want {
 		t.Fatalf("first apply printed:\n%s\nwant:\n%s", out, want)
 	}
 	out = apply(0, withToken, "../../examples/journeys")
-	if want := "unchanged bill-dispute version 1\nunchanged follow-up version 1\nunchanged cart-abandonment version 1\n"; out != want {
+	if want := lines("unchanged"); out != want {
 		t.Fatalf("second apply printed:\n%s\nwant:\n%s", out, want)
+	}
+	var traits struct {
+		Traits []struct{ Name string }
+	}
+	if st := s.admin(t, "/v1/traits", &traits); st != 200 || len(traits.Traits) != 8 {
+		t.Fatalf("GET /v1/traits: %d %+v", st, traits)
 	}
 
 	var list struct {

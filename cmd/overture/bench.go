@@ -11,7 +11,7 @@ import (
 )
 
 const benchUsage = `Usage:
-  overture bench ingest --url URL --events N --batch B --concurrency C [--write-key K] [--users U] [--gzip] [--client raw|nethttp] [--journeys] [--json]
+  overture bench ingest --url URL --events N --batch B --concurrency C [--write-key K] [--users U] [--gzip] [--client raw|nethttp] [--journeys|--profiles] [--json]
 
 Sends N events to a running server: with --batch 1 as single POST /v1/track
 requests, otherwise as POST /v1/batch requests of B events; reports events/s
@@ -19,7 +19,8 @@ and the p50/p90/p99 acknowledgement latency. Requests are built before the
 clock starts. The default raw client is a minimal HTTP/1.1 client that costs
 little CPU per request, leaving the machine to the server; --client nethttp
 uses Go's net/http instead (always used for https:// URLs). --journeys sends
-the reference journey's load (see scripts/bench-journeys.sh).
+the reference journey's load (see scripts/bench-journeys.sh); --profiles sends
+one identify per new customer (see scripts/bench-audiences.sh).
 `
 
 func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -42,6 +43,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.BoolVar(&cfg.Gzip, "gzip", false, "gzip request bodies")
 	fs.Int64Var(&cfg.Seed, "seed", 1, "payload seed")
 	fs.StringVar(&cfg.Client, "client", loadgen.ClientRaw, "HTTP client: raw or nethttp (https:// always uses nethttp)")
+	fs.BoolVar(&cfg.Profiles, "profiles", false, "audience load: event n identifies its own customer u-n with traits score (n mod 100), email and plan")
 	fs.BoolVar(&cfg.Journeys, "journeys", false, "reference journey load: each event starts a journey for its own customer (Checkout Started), every fifth is the previous customer's goal (Order Completed)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	fs.Usage = func() { fmt.Fprint(stderr, benchUsage, "\nFlags:\n"); fs.PrintDefaults() }

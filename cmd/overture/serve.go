@@ -85,21 +85,28 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	clock := core.RealClock{}
 	disp := &outbox.Dispatcher{Store: store, Sender: outbox.LogSender{Log: log}, Clock: clock, Log: log}
 	disp.Init()
+	var com *ingest.Committer
 	eng := engine.New(store, engine.Options{
 		Partitions: *partitions, DedupeWindow: *dedupe, Clock: clock, Logger: log,
 		Zone: simulate.LoadZone, Webhooks: &webhook.Caller{}, OnOutbox: disp.Notify,
+		Emit: func(ctx context.Context, evs []*core.Event) error { return com.Submit(ctx, evs) },
 	})
+	com = ingest.NewCommitter(store, eng.Offer)
 	journeys, err := catalog.Open(ctx, store, clock, log, eng.SetCatalog)
 	if err != nil {
 		return fmt.Errorf("journeys: %w", err)
 	}
-	com := ingest.NewCommitter(store, eng.Offer)
+	derived, err := catalog.OpenDerived(ctx, store, clock, log, eng.SetTraits, eng.SetAudiences)
+	if err != nil {
+		return fmt.Errorf("traits and audiences: %w", err)
+	}
 	srv := &api.Server{
 		Store: store, Committer: com, Engine: eng, Clock: clock, Logger: log, AdminToken: token,
 		Decoder:  &ingest.Decoder{Now: clock.Now, NewID: newMessageID},
 		Keys:     api.NewKeyring(store, clock, strings.Split(*writeKeys, ",")),
 		Metrics:  api.NewMetrics(eng, com, clock),
 		Journeys: journeys,
+		Derived:  derived,
 	}
 
 	ln, err := net.Listen("tcp", *addr)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/overture-cjo/overture/internal/audience"
+	"github.com/overture-cjo/overture/internal/computed"
 	"io"
 	"os"
 	"strings"
@@ -90,7 +92,7 @@ func simulateCommand(args []string, clock core.Clock, stdout, stderr io.Writer) 
 		}
 	}
 
-	cat, err := loadCatalog(defsDir, stderr)
+	ds, err := loadCatalog(defsDir, stderr)
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("simulate: %w", err)}
 	}
@@ -98,7 +100,7 @@ func simulateCommand(args []string, clock core.Clock, stdout, stderr io.Writer) 
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("simulate: %w", err)}
 	}
-	opts := simulate.Options{Until: until, Zone: simulate.LoadZone}
+	opts := ds.options(simulate.Options{Until: until, Zone: simulate.LoadZone})
 	if hooksFile != "" {
 		b, err := os.ReadFile(hooksFile)
 		if err != nil {
@@ -108,7 +110,7 @@ func simulateCommand(args []string, clock core.Clock, stdout, stderr io.Writer) 
 			return &exitError{code: 1, err: fmt.Errorf("simulate: %s: %w", hooksFile, err)}
 		}
 	}
-	res := simulate.Run(cat, events, opts)
+	res := simulate.Run(ds.cat, events, opts)
 	if asJSON {
 		return simulate.WriteJSON(stdout, res)
 	}
@@ -131,7 +133,7 @@ func parseUntil(s string, start time.Time) (time.Time, error) {
 // loadCatalog loads a directory of journey definitions into a simulator's
 // catalog. Definition problems are printed to stderr one per line, as
 // "overture validate" prints them, and summed up in the error.
-func loadCatalog(dir string, stderr io.Writer) (*machine.Catalog, error) {
+func loadCatalog(dir string, stderr io.Writer) (*definitionSet, error) {
 	defs, err := journey.Load(dir)
 	var list journey.ErrorList
 	if errors.As(err, &list) {
@@ -146,7 +148,39 @@ func loadCatalog(dir string, stderr io.Writer) (*machine.Catalog, error) {
 	if len(defs) == 0 {
 		return nil, fmt.Errorf("no journey definitions in %s", dir)
 	}
-	return machine.FromDefinitions(defs)
+	traits, auds, err := loadDerived(dir, defs, true)
+	if errors.As(err, &list) {
+		for _, e := range list {
+			fmt.Fprintln(stderr, e)
+		}
+		return nil, fmt.Errorf("%d problem(s) in %s", len(list), dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ds := &definitionSet{traits: traits}
+	if ds.cat, err = machine.FromDefinitions(defs); err != nil {
+		return nil, err
+	}
+	if ds.audiences, err = audience.NewSet(auds); err != nil {
+		return nil, err
+	}
+	return ds, nil
+}
+
+// definitionSet is what a definitions directory holds: journeys, computed
+// traits (DIR/traits) and audiences (DIR/audiences).
+type definitionSet struct {
+	cat       *machine.Catalog
+	traits    *computed.Set
+	audiences *audience.Set
+}
+
+// options returns simulation options running the set's traits and
+// audiences.
+func (ds *definitionSet) options(o simulate.Options) simulate.Options {
+	o.Traits, o.Audiences = ds.traits, ds.audiences
+	return o
 }
 
 // readEventsFile reads a JSON lines events file ("-": standard input).

@@ -152,6 +152,7 @@ type expectation struct {
 
 type loadedCatalog struct {
 	cat      *machine.Catalog
+	defs     *definitionSet
 	problems []string
 }
 
@@ -193,14 +194,16 @@ func (r *testRunner) catalog(dir string) *loadedCatalog {
 	}
 	lc := &loadedCatalog{}
 	var buf bytes.Buffer
-	cat, err := loadCatalog(dir, &buf)
+	ds, err := loadCatalog(dir, &buf)
 	if err != nil {
 		if s := strings.TrimSpace(buf.String()); s != "" {
 			lc.problems = strings.Split(s, "\n")
 		}
 		lc.problems = append(lc.problems, err.Error())
 	}
-	lc.cat = cat
+	if ds != nil {
+		lc.cat, lc.defs = ds.cat, ds
+	}
 	r.catalogs[dir] = lc
 	return lc
 }
@@ -216,7 +219,7 @@ func (r *testRunner) run(tc *testCase) {
 		}
 		return
 	}
-	res := simulate.Run(lc.cat, tc.events, simulate.Options{Until: tc.until, Webhooks: tc.webhooks, Zone: simulate.LoadZone})
+	res := simulate.Run(lc.cat, tc.events, lc.defs.options(simulate.Options{Until: tc.until, Webhooks: tc.webhooks, Zone: simulate.LoadZone}))
 	traces := map[string][]string{}
 	var ids []string
 	for _, c := range res.Customers {

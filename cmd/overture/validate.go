@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/overture-cjo/overture/internal/journey"
 )
@@ -16,7 +18,14 @@ Loads every journey definition (*.yaml, *.yml, *.json) directly in DIR and
 checks it: against the JSON Schema (schema/journey.schema.json), the step
 graph (targets exist, every step reachable from start), ids unique and
 enter_journey targets present in DIR, durations, and every CEL expression
-(compiled and type-checked). Prints "ok: N journeys", or every problem as
+(compiled and type-checked).
+
+Then loads the audience definitions in DIR/audiences, if there is such a
+directory, and checks them: fields (schema/audience.schema.json), ids
+unique, cron schedules, the condition (compiled and type-checked) and that
+each in_journey("ID") names a journey in DIR.
+
+Prints "ok: N journeys, M audiences", or every problem as
 FILE:LINE:COLUMN: FIELD: MESSAGE, one per line, and exits 1 (2 for a usage
 error).
 `
@@ -36,17 +45,34 @@ func validateCommand(args []string, stdout, stderr io.Writer) error {
 		return errors.New("validate: want one directory")
 	}
 	dir := fs.Arg(0)
+	var problems journey.ErrorList
 	defs, err := journey.Load(dir)
-	var list journey.ErrorList
-	if errors.As(err, &list) {
-		for _, e := range list {
-			fmt.Fprintln(stderr, e)
-		}
-		return &exitError{code: 1, err: fmt.Errorf("validate: %d problem(s) in %s", len(list), dir)}
-	}
-	if err != nil {
+	journeysOK := err == nil
+	if !errors.As(err, &problems) && err != nil {
 		return fmt.Errorf("validate: %w", err)
 	}
-	fmt.Fprintf(stdout, "ok: %d journeys\n", len(defs))
+	traits, auds, err := loadDerived(dir, defs, journeysOK)
+	var list journey.ErrorList
+	if errors.As(err, &list) {
+		problems = append(problems, list...)
+	} else if err != nil {
+		return fmt.Errorf("validate: %w", err)
+	}
+	if len(problems) > 0 {
+		slices.SortStableFunc(problems, func(a, b *journey.Error) int {
+			if c := strings.Compare(a.File, b.File); c != 0 {
+				return c
+			}
+			if a.Line != b.Line {
+				return a.Line - b.Line
+			}
+			return a.Column - b.Column
+		})
+		for _, e := range problems {
+			fmt.Fprintln(stderr, e)
+		}
+		return &exitError{code: 1, err: fmt.Errorf("validate: %d problem(s) in %s", len(problems), dir)}
+	}
+	fmt.Fprintf(stdout, "ok: %d journeys, %d audiences, %d computed traits\n", len(defs), len(auds), len(traits.Traits))
 	return nil
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -10,7 +12,7 @@ import (
 // the bad definitions.
 func TestValidateCommand(t *testing.T) {
 	out, err := exec.Command(binPath, "validate", "../../examples/journeys").CombinedOutput()
-	if err != nil || !strings.HasPrefix(string(out), "ok: 3 journeys") {
+	if err != nil || !strings.HasPrefix(string(out), "ok: 3 journeys, 2 audiences, 8 computed traits") {
 		t.Fatalf("examples: %v\n%s", err, out)
 	}
 	out, err = exec.Command(binPath, "validate", "../../internal/journey/testdata/bad").CombinedOutput()
@@ -24,5 +26,60 @@ func TestValidateCommand(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestValidateAudiences runs `overture validate` on a directory whose
+// audiences have problems, one of them an in_journey of a journey the
+// directory does not define.
+func TestValidateAudiences(t *testing.T) {
+	dir := t.TempDir()
+	journeyDef, err := os.ReadFile("../../examples/journeys/follow-up.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, data string) {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("follow-up.yaml", string(journeyDef))
+	write("audiences/ok.yaml", "id: ok\ncondition: 'in_journey(\"follow-up\")'\n")
+	write("audiences/typo.yaml", "id: typo\ncondition: 'in_journey(\"follow-upp\") || in_journey(\"follow-up\")'\n")
+	write("audiences/bad.yaml", "id: bad\ncondition: 'profile.traits.x +'\nschedule: \"@every 1x\"\ncolour: red\n")
+	write("audiences/dup.yaml", "id: ok\ncondition: 'true'\n")
+
+	out, err := exec.Command(binPath, "validate", dir).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("bad audiences: %v, want exit status 1\n%s", err, out)
+	}
+	aud := filepath.Join(dir, "audiences")
+	for _, want := range []string{
+		aud + `/bad.yaml:2:31: condition: Syntax error:`,
+		aud + `/bad.yaml:3:11: schedule: "@every 1x" is not a schedule:`,
+		aud + `/bad.yaml:4:1: colour: unknown field`,
+		aud + `/ok.yaml:1:5: id: duplicate audience id "ok" (also in ` + aud + `/dup.yaml:1:5)`,
+		aud + `/typo.yaml:2:24: condition: no journey with id "follow-upp"`,
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(string(out), "\n"); n != 6 { // five problems and the summary
+		t.Errorf("%d lines, want 6:\n%s", n, out)
+	}
+
+	// Without the audiences, the directory is fine.
+	if err := os.RemoveAll(aud); err != nil {
+		t.Fatal(err)
+	}
+	out, err = exec.Command(binPath, "validate", dir).CombinedOutput()
+	if err != nil || string(out) != "ok: 1 journeys, 0 audiences, 0 computed traits\n" {
+		t.Fatalf("journeys only: %v\n%s", err, out)
 	}
 }

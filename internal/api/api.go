@@ -31,6 +31,7 @@ type Server struct {
 	Logger     *slog.Logger
 	Metrics    *Metrics
 	Journeys   *catalog.Service // the applied journeys; nil: the journey routes answer 503
+	Derived    *catalog.Derived // computed traits and audiences; nil: their routes answer 503
 }
 
 // Handler returns the HTTP handler with every route.
@@ -60,6 +61,17 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /v1/journeys/{id}/archive", s.admin(s.setJourneyState(core.JourneyArchived)))
 	mux.Handle("GET /v1/profiles/{id}/journeys", s.admin(s.profileJourneys))
 	mux.Handle("GET /v1/outbox", s.admin(s.listOutbox))
+	mux.Handle("PUT /v1/traits/{name}", s.admin(s.putTrait))
+	mux.Handle("GET /v1/traits", s.admin(s.listTraits))
+	mux.Handle("GET /v1/traits/{name}", s.admin(s.getTrait))
+	mux.Handle("DELETE /v1/traits/{name}", s.admin(s.deleteTrait))
+	mux.Handle("PUT /v1/audiences/{id}", s.admin(s.putAudience))
+	mux.Handle("GET /v1/audiences", s.admin(s.listAudiences))
+	mux.Handle("GET /v1/audiences/{id}", s.admin(s.getAudience))
+	mux.Handle("DELETE /v1/audiences/{id}", s.admin(s.deleteAudience))
+	mux.Handle("POST /v1/audiences/{id}/refresh", s.admin(s.refreshAudience))
+	mux.Handle("GET /v1/audiences/{id}/members", s.admin(s.exportMembers))
+	mux.Handle("POST /v1/audiences/{id}/activate", s.admin(s.activateAudience))
 
 	mux.Handle("GET /debug/pprof/", s.adminHTTP(http.HandlerFunc(pprof.Index)))
 	mux.Handle("GET /debug/pprof/profile", s.adminHTTP(http.HandlerFunc(pprof.Profile)))

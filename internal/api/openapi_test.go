@@ -31,6 +31,9 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		"/v1/journeys": {"get"}, "/v1/journeys/{id}": {"get", "put"}, "/v1/journeys/{id}/pause": {"post"},
 		"/v1/journeys/{id}/resume": {"post"}, "/v1/journeys/{id}/archive": {"post"},
 		"/v1/profiles/{id}/journeys": {"get"}, "/v1/outbox": {"get"},
+		"/v1/traits": {"get"}, "/v1/traits/{name}": {"get", "put", "delete"},
+		"/v1/audiences": {"get"}, "/v1/audiences/{id}": {"get", "put", "delete"},
+		"/v1/audiences/{id}/refresh": {"post"}, "/v1/audiences/{id}/members": {"get"}, "/v1/audiences/{id}/activate": {"post"},
 	} {
 		routes[p] = ms
 	}
@@ -52,14 +55,14 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 				t.Errorf("%s %s is not documented", strings.ToUpper(m), p)
 			}
 			// And the server really answers it (not the catch-all 404).
-			concrete := strings.ReplaceAll(p, "{id}", "x")
+			concrete := strings.NewReplacer("{id}", "x", "{name}", "x").Replace(p)
 			req, _ := http.NewRequest(strings.ToUpper(m), ts.URL+concrete, nil)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusNotFound && !strings.Contains(p, "{id}") || resp.StatusCode == http.StatusMethodNotAllowed {
+			if resp.StatusCode == http.StatusNotFound && !strings.Contains(p, "{") || resp.StatusCode == http.StatusMethodNotAllowed {
 				t.Errorf("%s %s: server answers %d", strings.ToUpper(m), p, resp.StatusCode)
 			}
 		}

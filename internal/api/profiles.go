@@ -7,10 +7,15 @@ import (
 	"github.com/overture-cjo/overture/internal/core"
 )
 
-// profileView is a profile with its identifiers.
+// profileView is a profile with its identifiers, the values of its
+// computed traits now and the audiences it is in. Its raw computed-trait
+// windows and past memberships are not shown.
 type profileView struct {
 	*core.Profile
-	Identifiers []core.Identifier `json:"identifiers"`
+	Identifiers    []core.Identifier    `json:"identifiers"`
+	ComputedTraits map[string]any       `json:"computedTraits"`
+	Audiences      []audienceMembership `json:"audiences"`          // shadows Profile.Audiences
+	Computed       *core.Computed       `json:"computed,omitempty"` // nil: shadows Profile.Computed
 }
 
 func (s *Server) profileView(r *http.Request, id string) (*profileView, error) {
@@ -22,7 +27,10 @@ func (s *Server) profileView(r *http.Request, id string) (*profileView, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &profileView{Profile: p, Identifiers: ids[p.ID]}
+	v := &profileView{Profile: p, Identifiers: ids[p.ID], ComputedTraits: map[string]any{}, Audiences: profileAudiences(p)}
+	if set := s.Engine.Traits(); set != nil {
+		v.ComputedTraits = set.Values(computedOf(p), s.Clock.Now())
+	}
 	if v.Identifiers == nil {
 		v.Identifiers = []core.Identifier{}
 	}

@@ -31,6 +31,7 @@ type testServer struct {
 	*httptest.Server
 	store core.Store
 	eng   *engine.Engine
+	srv   *Server
 }
 
 func newTestServer(t *testing.T) *testServer {
@@ -47,6 +48,10 @@ func newTestServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	derived, err := catalog.OpenDerived(ctx, store, clock, log, eng.SetTraits, eng.SetAudiences)
+	if err != nil {
+		t.Fatal(err)
+	}
 	com := ingest.NewCommitter(store, eng.Offer)
 	var n atomic.Int64
 	keys := NewKeyring(store, clock, []string{testKey})
@@ -57,6 +62,7 @@ func newTestServer(t *testing.T) *testServer {
 		Keys:     keys,
 		Metrics:  NewMetrics(eng, com, clock),
 		Journeys: journeys,
+		Derived:  derived,
 	}
 	done := make(chan struct{}, 2)
 	go func() { com.Run(ctx); done <- struct{}{} }()
@@ -69,7 +75,7 @@ func newTestServer(t *testing.T) *testServer {
 		<-done
 		store.Close()
 	})
-	return &testServer{Server: hs, store: store, eng: eng}
+	return &testServer{Server: hs, store: store, eng: eng, srv: srv}
 }
 
 // post sends body to path with the test write key as Basic username.

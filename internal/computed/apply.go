@@ -3,11 +3,15 @@ package computed
 import (
 	"encoding/json"
 	"hash/fnv"
+	"math"
+	"reflect"
 	"time"
 
 	"cel.dev/cel-go/cel"
 	celast "cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/types"
+
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/overture-cjo/overture/internal/core"
 )
@@ -66,11 +70,94 @@ func readsFields(a *cel.Ast) fieldSet {
 // true (a filter that fails to evaluate does not match), and the property,
 // if given, is present and not null (and a number, for sum, min and max).
 func (s *Set) Apply(st *State, e *core.Event, now time.Time) {
+	s.apply(st, e, now, nil, true)
+	s.Compact(st, now)
+}
+
+// Update is Apply for a state kept by the engine: it adds e only to the
+// traits whose window st already holds (Init, Backfill), so that a trait
+// still waiting for its backfill is not marked as built by one live event.
+func (s *Set) Update(st *State, e *core.Event, now time.Time) {
+	s.apply(st, e, now, func(t *Trait) bool {
+		w := st.Traits[t.Name]
+		return w != nil && w.Def == t.def
+	}, false)
+	s.Compact(st, now)
+}
+
+// Init gives st an empty window for every trait it lacks: the state of a
+// new profile, which has no past events to backfill.
+func (s *Set) Init(st *State) {
+	for _, t := range s.windowed() {
+		if w := st.Traits[t.Name]; w == nil || w.Def != t.def {
+			if st.Traits == nil {
+				st.Traits = map[string]*core.Window{}
+			}
+			st.Traits[t.Name] = &core.Window{Def: t.def}
+		}
+	}
+}
+
+// Missing returns the traits st holds no window for (or a window built for
+// another definition): those a profile with past events must backfill.
+func (s *Set) Missing(st *State) []*Trait {
+	var out []*Trait
+	for _, t := range s.windowed() {
+		if st == nil {
+			out = append(out, t)
+			continue
+		}
+		if w := st.Traits[t.Name]; w == nil || w.Def != t.def {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Backfill builds the windows of the traits st is missing from a
+// profile's past events (its timeline, any order) as seen at now. It
+// returns the traits built.
+func (s *Set) Backfill(st *State, events []*core.Event, now time.Time) []*Trait {
+	missing := s.Missing(st)
+	if len(missing) == 0 {
+		return nil
+	}
+	want := make(map[*Trait]bool, len(missing))
+	for _, t := range missing {
+		want[t] = true
+		if st.Traits == nil {
+			st.Traits = map[string]*core.Window{}
+		}
+		st.Traits[t.Name] = &core.Window{Def: t.def}
+	}
+	for _, e := range events {
+		s.apply(st, e, now, func(t *Trait) bool { return want[t] }, false)
+	}
+	s.Compact(st, now)
+	return missing
+}
+
+// Since is the earliest event time any trait of the set can still count
+// at now: a backfill needs no older events.
+func (s *Set) Since(now time.Time) time.Time {
+	since := now
+	for _, t := range s.windowed() {
+		lo, _ := t.bounds(now)
+		if at := time.Unix(lo*t.width, 0); at.Before(since) {
+			since = at
+		}
+	}
+	return since
+}
+
+// apply adds e to the traits only accepts (nil: all), creating a missing
+// window when create is set.
+func (s *Set) apply(st *State, e *core.Event, now time.Time, only func(*Trait) bool, create bool) {
 	var ev map[string]any
 	var decoded fieldSet
 	label := e.Label()
-	for _, t := range s.Traits {
-		if t.Event != "" && t.Event != label {
+	for _, t := range s.windowed() {
+		if t.Event != "" && t.Event != label || only != nil && !only(t) {
 			continue
 		}
 		k := t.bucketOf(e.Timestamp)
@@ -110,14 +197,17 @@ func (s *Set) Apply(st *State, e *core.Event, now time.Time) {
 			}
 		}
 		if st.Traits == nil {
-			st.Traits = map[string]*Window{}
+			st.Traits = map[string]*core.Window{}
 		}
 		w := st.Traits[t.Name]
 		if w == nil || w.Def != t.def {
-			w = &Window{Def: t.def}
+			if !create {
+				continue
+			}
+			w = &core.Window{Def: t.def}
 			st.Traits[t.Name] = w
 		}
-		b := w.bucket(k)
+		b := w.Bucket(k)
 		at := e.Timestamp.UnixNano()
 		first := b.N == 0
 		b.N++
@@ -141,21 +231,21 @@ func (s *Set) Apply(st *State, e *core.Event, now time.Time) {
 				b.L = at
 			}
 		case Last:
-			if n := (Bucket{L: at, Q: e.Seq, V: raw}); first || n.laterThan(b) {
+			if n := (core.Bucket{L: at, Q: e.Seq, V: raw}); first || n.LaterThan(b) {
 				b.L, b.Q, b.V = at, e.Seq, raw
 			}
 		case DistinctCount:
 			h := fnv.New64a()
 			h.Write(raw)
-			b.addHash(h.Sum64())
+			b.AddHash(h.Sum64())
 		}
 	}
-	s.Compact(st, now)
 }
 
-// Compact drops, at time now, the buckets that have left their window,
-// windows left empty, and windows of traits the set no longer declares
-// (or declares differently). State does not grow beyond the bounds in the
+// Compact drops, at time now, the buckets that have left their window and
+// the windows of traits the set no longer declares (or declares
+// differently). An empty window is kept: it records that the trait is
+// built for this profile (see Init and Backfill). State does not grow beyond the bounds in the
 // package documentation as long as Apply or Compact runs.
 func (s *Set) Compact(st *State, now time.Time) {
 	for name, w := range st.Traits {
@@ -165,10 +255,7 @@ func (s *Set) Compact(st *State, now time.Time) {
 			continue
 		}
 		lo, _ := t.bounds(now)
-		w.expire(lo)
-		if len(w.Buckets) == 0 {
-			delete(st.Traits, name)
-		}
+		w.Expire(lo)
 	}
 }
 
@@ -180,9 +267,44 @@ func (s *Set) Compact(st *State, now time.Time) {
 func (s *Set) Values(st *State, now time.Time) map[string]any {
 	out := make(map[string]any, len(s.Traits))
 	for _, t := range s.Traits {
+		if t.Aggregate == Expression {
+			out[t.Name] = t.eval(out)
+			continue
+		}
 		out[t.Name] = s.Value(st, t.Name, now)
 	}
 	return out
+}
+
+// eval evaluates an expression trait over the values before it; nil if
+// it fails (a division by zero, a missing value).
+func (t *Trait) eval(values map[string]any) any {
+	v, _, err := t.program.Eval(map[string]any{"computed": values})
+	if err != nil {
+		return nil
+	}
+	if f, ok := v.Value().(float64); ok && (math.IsInf(f, 0) || math.IsNaN(f)) {
+		return nil
+	}
+	out, err := v.ConvertToNative(jsonValue)
+	if err != nil {
+		return nil
+	}
+	return out.(*structpb.Value).AsInterface()
+}
+
+var jsonValue = reflect.TypeOf(&structpb.Value{})
+
+// windowed returns the traits that keep a window (not expressions).
+func (s *Set) windowed() []*Trait {
+	s.once.Do(func() {
+		for _, t := range s.Traits {
+			if t.Aggregate != Expression {
+				s.plain = append(s.plain, t)
+			}
+		}
+	})
+	return s.plain
 }
 
 // Value returns one trait's value at time now, as Values does; nil for a
@@ -192,9 +314,12 @@ func (s *Set) Value(st *State, name string, now time.Time) any {
 	if t == nil {
 		return nil
 	}
+	if t.Aggregate == Expression {
+		return s.Values(st, now)[name]
+	}
 	w := st.Traits[name]
 	if w == nil || w.Def != t.def {
-		w = &Window{}
+		w = &core.Window{}
 	}
 	lo, hi := t.bounds(now)
 	return t.value(w, lo, hi)

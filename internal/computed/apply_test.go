@@ -59,8 +59,10 @@ func TestWindowEdges(t *testing.T) {
 		}
 	}
 	set.Compact(st, t0.Add(65*time.Second))
-	if len(st.Traits) != 0 {
-		t.Errorf("state after roll-off: %+v", st.Traits)
+	for name, w := range st.Traits {
+		if len(w.Buckets) != 0 {
+			t.Errorf("%s after roll-off: %+v", name, w.Buckets)
+		}
 	}
 }
 
@@ -102,6 +104,43 @@ func TestRedefinedTrait(t *testing.T) {
 	set.Apply(st, track("Y", now, `{}`), now)
 	if len(st.Traits) != 0 {
 		t.Fatalf("stale window kept: %+v", st.Traits)
+	}
+	if m := set.Missing(st); len(m) != 1 || m[0].Name != "a" {
+		t.Fatalf("missing: %v", m)
+	}
+}
+
+// TestBackfillAndUpdate checks that Update leaves alone a trait not yet
+// backfilled, and that Backfill then counts the past events once.
+func TestBackfillAndUpdate(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	set := mustParse(t, "traits:\n  - name: a\n    aggregate: count\n    event: X\n    window: 1h\n  - name: b\n    aggregate: count\n    event: X\n    window: 1h\n")
+	st := &State{}
+	set.Init(st)
+	if m := set.Missing(st); len(m) != 0 {
+		t.Fatalf("after Init, missing %v", m)
+	}
+	past := []*core.Event{track("X", now.Add(-2*time.Hour), `{}`), track("X", now.Add(-time.Minute), `{}`), track("X", now.Add(-time.Second), `{}`)}
+	for _, e := range past {
+		set.Update(st, e, now)
+	}
+	delete(st.Traits, "b") // b is added later: it must be backfilled
+	live := track("X", now, `{}`)
+	set.Update(st, live, now)
+	if v := set.Values(st, now); v["a"] != 3.0 || v["b"] != 0.0 {
+		t.Fatalf("before backfill: %v", v)
+	}
+	if got := set.Backfill(st, append(past, live), now); len(got) != 1 || got[0].Name != "b" {
+		t.Fatalf("backfilled %v", got)
+	}
+	if v := set.Values(st, now); v["a"] != 3.0 || v["b"] != 3.0 {
+		t.Fatalf("after backfill: %v", v)
+	}
+	if got := set.Backfill(st, past, now); got != nil {
+		t.Fatalf("second backfill built %v", got)
+	}
+	if since := set.Since(now); since.After(now.Add(-time.Hour)) || since.Before(now.Add(-time.Hour-time.Minute)) {
+		t.Fatalf("since %v", since)
 	}
 }
 
@@ -196,4 +235,47 @@ func BenchmarkApply(b *testing.B) {
 	}
 	b.ReportMetric(float64(total)/profiles, "state-bytes/profile")
 	b.ReportMetric(float64(buckets)/profiles, "buckets/profile")
+}
+
+// TestExpressionTrait checks a trait computed from others: last balance
+// over last limit, nil while either is missing or the limit is zero.
+func TestExpressionTrait(t *testing.T) {
+	set := mustParse(t, `traits:
+  - {name: balance, aggregate: last, event: Balance Updated, property: properties.balance, window: 30d}
+  - {name: limit, aggregate: last, event: Balance Updated, property: properties.limit, window: 30d}
+  - name: balance_to_limit_ratio
+    aggregate: expression
+    expression: 'computed.balance / computed.limit'
+`)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	st := &State{}
+	set.Init(st)
+	if v := set.Values(st, now)["balance_to_limit_ratio"]; v != nil {
+		t.Fatalf("with no events: %v", v)
+	}
+	set.Update(st, track("Balance Updated", now, `{"balance": 450, "limit": 1000}`), now)
+	if v := set.Values(st, now)["balance_to_limit_ratio"]; v != 0.45 {
+		t.Fatalf("ratio %v, want 0.45", v)
+	}
+	if v := set.Value(st, "balance_to_limit_ratio", now); v != 0.45 {
+		t.Fatalf("Value %v, want 0.45", v)
+	}
+	set.Update(st, track("Balance Updated", now.Add(time.Minute), `{"balance": 450, "limit": 0}`), now.Add(time.Minute))
+	if v := set.Values(st, now.Add(time.Minute))["balance_to_limit_ratio"]; v != nil {
+		t.Fatalf("over a zero limit: %v", v)
+	}
+	if len(set.Missing(&State{})) != 2 {
+		t.Fatal("an expression trait has no window to backfill")
+	}
+	for _, src := range []string{
+		"traits:\n  - {name: x, aggregate: expression}\n",
+		"traits:\n  - {name: x, aggregate: expression, expression: 'computed.', window: 1h}\n",
+		"traits:\n  - {name: x, aggregate: count, event: A, window: 1h, expression: '1'}\n",
+	} {
+		if _, err := Parse("t.yaml", []byte(src)); err == nil {
+			t.Errorf("accepted %q", src)
+		} else {
+			t.Log(err)
+		}
+	}
 }

@@ -2,10 +2,14 @@ package computed
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -33,9 +37,10 @@ const (
 	FirstTime     Aggregate = "first_time"     // timestamp of the earliest event
 	LastTime      Aggregate = "last_time"      // timestamp of the latest event
 	DistinctCount Aggregate = "distinct_count" // number of distinct property values
+	Expression    Aggregate = "expression"     // a CEL expression over the other traits' values (`computed`)
 )
 
-var aggregates = []Aggregate{Count, Sum, Min, Max, Last, FirstTime, LastTime, DistinctCount}
+var aggregates = []Aggregate{Count, Sum, Min, Max, Last, FirstTime, LastTime, DistinctCount, Expression}
 
 // needsProperty reports whether the aggregate reads a property.
 func (a Aggregate) needsProperty() bool {
@@ -78,6 +83,7 @@ type Trait struct {
 	Filter    string        // CEL source over `event`, or ""
 	Property  string        // dotted path into `event`, or ""
 	Window    time.Duration // the sliding window
+	Expr      string        // the CEL expression of an expression trait, over `computed`
 	Pos       Pos           // where the definition starts
 
 	width   int64    // bucket width in seconds
@@ -95,6 +101,8 @@ func (t *Trait) BucketWidth() time.Duration { return time.Duration(t.width) * ti
 type Set struct {
 	Traits []*Trait // in file order
 	byName map[string]*Trait
+	once   sync.Once
+	plain  []*Trait // the traits with windows (see windowed)
 }
 
 // Trait returns the named trait, or nil.
@@ -122,6 +130,115 @@ func Parse(name string, data []byte) (*Set, error) {
 		return nil, p.errs
 	}
 	return set, nil
+}
+
+// Load reads every *.yaml, *.yml and *.json file directly in dir (each a
+// traits file) into one set; a name declared in two files is an error. A
+// missing dir gives an empty set. Problems come back as one ErrorList.
+func Load(dir string) (*Set, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &Set{byName: map[string]*Trait{}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	all := &Set{byName: map[string]*Trait{}}
+	var errs ErrorList
+	for _, e := range entries {
+		switch strings.ToLower(filepath.Ext(e.Name())) {
+		case ".yaml", ".yml", ".json":
+		default:
+			continue
+		}
+		if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		file := filepath.Join(dir, e.Name())
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		set, err := Parse(file, data)
+		var l ErrorList
+		if errors.As(err, &l) {
+			errs = append(errs, l...)
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		for i, t := range set.Traits {
+			if prev := all.byName[t.Name]; prev != nil {
+				errs = append(errs, &Error{Pos: t.Pos, Path: fmt.Sprintf("traits[%d].name", i), Message: fmt.Sprintf("%q is already declared at %s", t.Name, prev.Pos)})
+				continue
+			}
+			all.Traits = append(all.Traits, t)
+			all.byName[t.Name] = t
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return all, nil
+}
+
+// ParseTrait compiles one trait definition: a YAML or JSON mapping with
+// the fields of an item of a traits file (name, aggregate, event, filter,
+// property, window). The API stores traits one at a time in this form.
+func ParseTrait(name string, data []byte) (*Trait, error) {
+	p := &parser{file: name}
+	var doc yaml.Node
+	err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc)
+	switch {
+	case errors.Is(err, io.EOF):
+		p.errorf(nil, "", "empty definition: expected a trait")
+	case err != nil:
+		p.errorf(nil, "", "%v", err)
+	}
+	var t *Trait
+	if len(p.errs) == 0 {
+		t = p.trait(doc.Content[0], "")
+	}
+	if len(p.errs) > 0 {
+		for _, e := range p.errs {
+			e.Path = strings.TrimPrefix(e.Path, ".")
+		}
+		return nil, p.errs
+	}
+	return t, nil
+}
+
+// NewSet makes a set of traits (from ParseTrait); names must be unique.
+func NewSet(traits []*Trait) (*Set, error) {
+	s := &Set{byName: map[string]*Trait{}}
+	for _, t := range traits {
+		if s.byName[t.Name] != nil {
+			return nil, fmt.Errorf("computed trait %q declared twice", t.Name)
+		}
+		s.Traits = append(s.Traits, t)
+		s.byName[t.Name] = t
+	}
+	return s, nil
+}
+
+// Source returns the trait's definition as a YAML mapping, the form
+// ParseTrait reads (without comments).
+func (t *Trait) Source() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "name: %s\naggregate: %s\n", t.Name, t.Aggregate)
+	if t.Aggregate == Expression {
+		q, _ := json.Marshal(t.Expr)
+		fmt.Fprintf(&b, "expression: %s\n", q)
+		return b.String()
+	}
+	for _, kv := range [][2]string{{"event", t.Event}, {"filter", t.Filter}, {"property", t.Property}} {
+		if kv[1] != "" {
+			q, _ := json.Marshal(kv[1])
+			fmt.Fprintf(&b, "%s: %s\n", kv[0], q)
+		}
+	}
+	fmt.Fprintf(&b, "window: %s\n", journey.FormatDuration(t.Window))
+	return b.String()
 }
 
 type parser struct {
@@ -227,7 +344,7 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-var traitFields = []string{"name", "aggregate", "event", "filter", "property", "window"}
+var traitFields = []string{"name", "aggregate", "event", "filter", "property", "window", "expression"}
 
 // trait compiles one list item; nil if it is too broken to use.
 func (p *parser) trait(n *yaml.Node, path string) *Trait {
@@ -257,6 +374,19 @@ func (p *parser) trait(n *yaml.Node, path string) *Trait {
 		p.errorf(n, path+".aggregate", "required")
 	} else if t.Aggregate = Aggregate(v.Value); !contains(aggregateNames(), v.Value) {
 		p.errorf(v, path+".aggregate", "unknown aggregate %q (%s)", v.Value, strings.Join(aggregateNames(), ", "))
+	}
+	if t.Aggregate == Expression {
+		p.expression(t, n, path, vals)
+		if len(p.errs) > before {
+			return nil
+		}
+		h := fnv.New32a()
+		fmt.Fprintf(h, "%s\x00%s", t.Aggregate, t.Expr)
+		t.def = h.Sum32()
+		return t
+	}
+	if v := vals["expression"]; v != nil {
+		p.errorf(v, path+".expression", "only for aggregate: expression")
 	}
 	if v := vals["event"]; v != nil {
 		if t.Event = v.Value; t.Event == "" {
@@ -311,6 +441,38 @@ func aggregateNames() []string {
 
 // compile type-checks a filter: it must be bool, or dyn (checked when it
 // runs).
+// expression compiles an expression trait: `expression` over `computed`,
+// the values of the traits declared before it; nothing else applies.
+func (p *parser) expression(t *Trait, n *yaml.Node, path string, vals map[string]*yaml.Node) {
+	for _, k := range []string{"event", "filter", "property", "window"} {
+		if v := vals[k]; v != nil {
+			p.errorf(v, path+"."+k, "not used by aggregate: expression")
+		}
+	}
+	v := vals["expression"]
+	if v == nil {
+		p.errorf(n, path+".expression", "required for aggregate: expression")
+		return
+	}
+	t.Expr = v.Value
+	env, err := exprEnv()
+	if err != nil {
+		panic("computed: CEL environment: " + err.Error())
+	}
+	ast, iss := env.Compile(v.Value)
+	if iss != nil && iss.Err() != nil {
+		p.errorf(v, path+".expression", "%s", strings.TrimSpace(iss.Err().Error()))
+		return
+	}
+	if t.program, err = env.Program(ast, cel.CostLimit(CostLimit)); err != nil {
+		p.errorf(v, path+".expression", "%v", err)
+	}
+}
+
+var exprEnv = sync.OnceValues(func() (*cel.Env, error) {
+	return cel.NewEnv(cel.Variable("computed", cel.MapType(cel.StringType, cel.DynType)))
+})
+
 func (p *parser) compile(n *yaml.Node, path string) (cel.Program, fieldSet) {
 	env, err := celEnv()
 	if err != nil {

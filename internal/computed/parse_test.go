@@ -1,6 +1,7 @@
 package computed
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -13,7 +14,7 @@ func TestParseErrors(t *testing.T) {
 		{"other: 1\n", "traits.yaml:1:1: other: unknown field (traits)\ntraits.yaml:1:1: traits: required"},
 		{"traits: []\n", "traits.yaml:1:9: traits: no traits declared"},
 		{"traits:\n  - name: spend_7d\n    aggregate: avg\n    event: X\n    property: properties.revenue\n    window: 7d\n",
-			`traits.yaml:3:16: traits[0].aggregate: unknown aggregate "avg" (count, sum, min, max, last, first_time, last_time, distinct_count)`},
+			`traits.yaml:3:16: traits[0].aggregate: unknown aggregate "avg" (count, sum, min, max, last, first_time, last_time, distinct_count, expression)`},
 		{"traits:\n  - name: Spend\n    aggregate: count\n    event: X\n    window: 7d\n",
 			`traits.yaml:2:11: traits[0].name: "Spend" must match ^[a-z][a-z0-9_]*$`},
 		{"traits:\n  - aggregate: count\n    window: 7d\n",
@@ -33,7 +34,7 @@ func TestParseErrors(t *testing.T) {
 		{"traits:\n  - name: a\n    aggregate: count\n    filter: '1 + 2'\n    window: 1h\n",
 			"traits.yaml:4:13: traits[0].filter: filter must be bool, not int"},
 		{"traits:\n  - name: a\n    aggregate: count\n    event: X\n    window: 1h\n    windw: 2h\n",
-			"traits.yaml:6:5: traits[0].windw: unknown field (name, aggregate, event, filter, property, window)"},
+			"traits.yaml:6:5: traits[0].windw: unknown field (name, aggregate, event, filter, property, window, expression)"},
 		{"traits:\n  - name: a\n    aggregate: count\n    event: [X]\n    window: 1h\n",
 			"traits.yaml:4:12: traits[0].event: expected a string"},
 		{"traits:\n  - name: a\n    aggregate: count\n    event: X\n    window: 1h\n  - name: a\n    aggregate: sum\n    event: Y\n    property: properties.v\n    window: 1h\n",
@@ -70,5 +71,42 @@ func TestParseBucketWidth(t *testing.T) {
 		if tr.BucketWidth() != tc.width || tr.span != tc.span {
 			t.Errorf("%s: width %s span %d, want %s %d", tc.window, tr.BucketWidth(), tr.span, tc.width, tc.span)
 		}
+	}
+}
+
+// TestParseTrait checks the one-trait form the API stores, and that a
+// trait's Source parses back to the same definition.
+func TestParseTrait(t *testing.T) {
+	set := mustParse(t, `traits:
+  - name: spend_7d
+    aggregate: sum
+    event: Order Completed
+    filter: 'event.properties.currency == "USD"'
+    property: properties.revenue
+    window: 7d
+`)
+	orig := set.Traits[0]
+	back, err := ParseTrait("api", []byte(orig.Source()))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, orig.Source())
+	}
+	if back.def != orig.def || back.Name != orig.Name || back.Window != orig.Window {
+		t.Fatalf("round trip changed the trait:\n%s", orig.Source())
+	}
+	if _, err := ParseTrait("api", []byte(`{"name": "x", "aggregate": "count"}`)); err == nil || !strings.Contains(err.Error(), "api:1:1: window: required") {
+		t.Fatalf("missing window: %v", err)
+	}
+	if _, err := NewSet([]*Trait{orig, back}); err == nil {
+		t.Fatal("NewSet accepted a name twice")
+	}
+}
+
+// TestExpressionSource checks that an expression trait's Source parses
+// back to it.
+func TestExpressionSource(t *testing.T) {
+	set := mustParse(t, "traits:\n  - {name: a, aggregate: count, event: X, window: 1h}\n  - {name: r, aggregate: expression, expression: 'computed.a * 2.0'}\n")
+	back, err := ParseTrait("api", []byte(set.Traits[1].Source()))
+	if err != nil || back.Expr != "computed.a * 2.0" || back.def != set.Traits[1].def {
+		t.Fatalf("%v %+v", err, back)
 	}
 }

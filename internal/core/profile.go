@@ -11,19 +11,42 @@ import (
 // first/last seen are min/max. So applying events and merging profiles in
 // any order gives the same result, which keeps merges across partitions safe.
 type Profile struct {
-	ID         string             `json:"id"`
-	CreatedAt  time.Time          `json:"createdAt"`
-	FirstSeen  time.Time          `json:"firstSeen"`
-	LastSeen   time.Time          `json:"lastSeen"`
-	Traits     map[string]Trait   `json:"traits"`
-	Timezone   *Trait             `json:"timezone,omitempty"`
-	Consent    map[string]Consent `json:"consent"`
-	Counts     map[string]int64   `json:"counts"`
-	Events     int64              `json:"events"`
-	MergedInto string             `json:"mergedInto,omitempty"`
-	Merged     []string           `json:"merged,omitempty"`  // profiles merged into this one
-	Entered    map[string]Entries `json:"entered,omitempty"` // journey entries by journey id
+	ID         string                `json:"id"`
+	CreatedAt  time.Time             `json:"createdAt"`
+	FirstSeen  time.Time             `json:"firstSeen"`
+	LastSeen   time.Time             `json:"lastSeen"`
+	Traits     map[string]Trait      `json:"traits"`
+	Timezone   *Trait                `json:"timezone,omitempty"`
+	Consent    map[string]Consent    `json:"consent"`
+	Counts     map[string]int64      `json:"counts"`
+	Events     int64                 `json:"events"`
+	MergedInto string                `json:"mergedInto,omitempty"`
+	Merged     []string              `json:"merged,omitempty"`    // profiles merged into this one
+	Entered    map[string]Entries    `json:"entered,omitempty"`   // journey entries by journey id
+	Computed   *Computed             `json:"computed,omitempty"`  // computed-trait windows (package computed keeps them)
+	Audiences  map[string]Membership `json:"audiences,omitempty"` // audience memberships by audience id, past ones included
 }
+
+// Membership is a profile's standing in one audience. Entries counts its
+// entries (1 for the first), so each entry and exit has its own number.
+type Membership struct {
+	Member  bool      `json:"member"`
+	Since   time.Time `json:"since"` // when it last entered or left
+	Entries int       `json:"entries"`
+}
+
+// The events the engine emits on a profile's timeline when it enters or
+// leaves an audience, or is a member when its audience is refreshed; their
+// properties name the audience ("audience").
+const (
+	EventAudienceEntered   = "audience_entered"
+	EventAudienceExited    = "audience_exited"
+	EventAudienceRefreshed = "audience_refreshed"
+)
+
+// InternalSource is the SourceID of events the engine emits itself (they
+// carry their ProfileID and skip identity resolution).
+const InternalSource = "overture"
 
 // Entries counts a person's entries into one journey.
 type Entries struct {
@@ -190,6 +213,12 @@ func (p *Profile) Absorb(o *Profile) {
 			cur.Last = e.Last
 		}
 		p.Entered[j] = cur
+	}
+	if o.Computed != nil {
+		if p.Computed == nil {
+			p.Computed = &Computed{}
+		}
+		p.Computed.Merge(o.Computed)
 	}
 	p.Merged = append(p.Merged, o.ID)
 	p.Merged = append(p.Merged, o.Merged...)

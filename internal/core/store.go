@@ -103,6 +103,44 @@ type Store interface {
 	// oldest first; profileID "" means all profiles.
 	ListOutbox(ctx context.Context, profileID string, afterID int64, limit int) ([]*OutboxEntry, error)
 
+	// ProfileEvents returns, for each profile among ids, its timeline
+	// events stamped at or after since, in Seq order (profiles with none
+	// are missing from the map). Backfills of computed traits read it.
+	ProfileEvents(ctx context.Context, ids []string, since time.Time) (map[string][]*Event, error)
+	// ScanProfiles returns up to limit live profiles (not merge
+	// tombstones) with ID > afterID, in ID order.
+	ScanProfiles(ctx context.Context, afterID string, limit int) ([]*Profile, error)
+	// CountProfiles counts live profiles.
+	CountProfiles(ctx context.Context) (int64, error)
+
+	// SaveDefinition stores a version of a definition of kind (KindTrait,
+	// KindAudience) as SaveJourney does for journeys: unchanged source
+	// returns the newest version with created false. Saving one that was
+	// deleted makes it active again.
+	SaveDefinition(ctx context.Context, kind, id, source string, now time.Time) (v *DefinitionVersion, created bool, err error)
+	// Definitions returns the newest version of every definition of kind,
+	// deleted ones included, by id.
+	Definitions(ctx context.Context, kind string) ([]*DefinitionVersion, error)
+	// DeleteDefinition marks a definition deleted; ENOTFOUND if there is
+	// none.
+	DeleteDefinition(ctx context.Context, kind, id string, now time.Time) error
+
+	// AudienceMembers lists an audience's members with profile ID >
+	// afterID, in ID order.
+	AudienceMembers(ctx context.Context, audience, afterID string, limit int) ([]Member, error)
+	// AudienceSizes counts the members of every audience with any.
+	AudienceSizes(ctx context.Context) (map[string]int64, error)
+	// SaveRefresh records a finished refresh and sets its ID.
+	SaveRefresh(ctx context.Context, r *Refresh) error
+	// Refreshes lists an audience's refreshes, newest first.
+	Refreshes(ctx context.Context, audience string, limit int) ([]*Refresh, error)
+	// PendingEmits returns committed events the engine has still to
+	// append to the log (PartitionCommit.Emits) with ID > afterID, oldest
+	// first.
+	PendingEmits(ctx context.Context, afterID int64, limit int) ([]*Emit, error)
+	// DeleteEmits forgets emits once their events are in the log.
+	DeleteEmits(ctx context.Context, ids []int64) error
+
 	// Close releases the store.
 	Close() error
 }
@@ -142,11 +180,72 @@ type Merge struct {
 //
 // Instances are upserted by ID (a merge also moves From's instances to
 // Into); outbox entries are inserted unless their Key exists.
+//
+// Members changes audience membership rows: Member true upserts
+// (audience, profile) with its Since, false deletes it. Emits are stored
+// for the engine to append to the event log after the commit (audience
+// events); a merge deletes From's membership rows.
 type PartitionCommit struct {
 	Profiles  []*Profile
 	Merges    []Merge
 	Instances []*Instance
 	Outbox    []*OutboxEntry
+	Members   []MemberChange
+	Emits     []*Event
+}
+
+// MemberChange is one profile entering (Member) or leaving an audience.
+type MemberChange struct {
+	Audience  string
+	ProfileID string
+	Member    bool
+	Since     time.Time
+}
+
+// Member is one row of an audience's membership.
+type Member struct {
+	ProfileID string    `json:"profileId"`
+	Since     time.Time `json:"since"`
+}
+
+// Definition kinds kept by SaveDefinition (journeys have their own
+// tables).
+const (
+	KindTrait    = "trait"
+	KindAudience = "audience"
+)
+
+// DefinitionVersion is one stored version of a trait or audience
+// definition.
+type DefinitionVersion struct {
+	Kind      string    `json:"kind"`
+	ID        string    `json:"id"`
+	Version   int       `json:"version"`
+	Source    string    `json:"source"`
+	Hash      string    `json:"hash"` // SHA-256 of Source, hex
+	CreatedAt time.Time `json:"createdAt"`
+	Deleted   bool      `json:"deleted"`
+}
+
+// Refresh is one finished refresh of an audience.
+type Refresh struct {
+	ID         int64     `json:"id"`
+	Audience   string    `json:"audience"`
+	Version    int       `json:"version"`
+	Trigger    string    `json:"trigger"` // "schedule", "api" or "start"
+	StartedAt  time.Time `json:"startedAt"`
+	FinishedAt time.Time `json:"finishedAt"`
+	Scanned    int64     `json:"scanned"` // profiles evaluated
+	Size       int64     `json:"size"`    // members after the refresh
+	Entered    int64     `json:"entered"`
+	Exited     int64     `json:"exited"`
+}
+
+// Emit is an event committed by a partition, waiting to be appended to
+// the event log.
+type Emit struct {
+	ID    int64
+	Event *Event
 }
 
 // Erasure is what EraseProfile deleted.

@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/overture-cjo/overture/internal/audience"
+	"github.com/overture-cjo/overture/internal/computed"
 	"github.com/overture-cjo/overture/internal/core"
 	"github.com/overture-cjo/overture/internal/identity"
 	"github.com/overture-cjo/overture/internal/machine"
@@ -43,6 +45,11 @@ type Options struct {
 	TimerWindow  time.Duration               // timers held in memory ahead of due (default 5s)
 	TimerTick    time.Duration               // how often due timers are looked for (default 100ms)
 	OnOutbox     func()                      // called after a commit that queued messages
+
+	// Emit appends events the engine emits (audience events) to the log
+	// durably and offers them to the engine, as the ingest committer does
+	// (nil: the engine appends to the store itself).
+	Emit func(ctx context.Context, events []*core.Event) error
 }
 
 func (o *Options) defaults() {
@@ -111,6 +118,21 @@ type Engine struct {
 	calling       atomic.Int64                    // webhook calls in flight
 	callSlots     chan struct{}
 	journeyStats  journeyStats
+
+	traits     atomic.Pointer[computed.Set] // computed traits the partitions maintain; nil: none
+	audiences  atomic.Pointer[audience.Set] // audiences whose memberships they keep; nil: none
+	backfilled atomic.Int64                 // profiles whose traits were backfilled from their timeline
+	emitGen    atomic.Int64                 // commits that stored emits
+	emitDone   atomic.Int64                 // emitGen up to which every emit is in the log
+	emitWake   chan struct{}
+	appendMu   sync.Mutex // serialises the engine's own appends (no opts.Emit)
+
+	jobsMu       sync.Mutex
+	runCtx       context.Context // while Run runs: the context of its workers and jobs
+	jobs         sync.WaitGroup
+	refreshing   map[string]*sync.Mutex // one refresh per audience at a time
+	backfill     *BackfillStatus
+	stopBackfill context.CancelFunc
 }
 
 // journeyStats counts what the journeys did since start.
@@ -129,6 +151,7 @@ func New(store core.Store, opts Options) *Engine {
 		resolver: identity.NewResolver(store, opts.IdentityCache),
 		live:     make(chan []*core.Event, 256),
 		cmds:     make(chan eraseInput),
+		emitWake: make(chan struct{}, 1),
 	}
 	e.callSlots = make(chan struct{}, opts.WebhookCalls)
 	for i := 0; i < opts.Partitions; i++ {
@@ -176,19 +199,35 @@ func (e *Engine) Run(ctx context.Context) error {
 			p.run(pctx)
 		}()
 	}
-	wg.Add(2)
+	wg.Add(4)
 	go func() {
 		defer wg.Done()
 		e.pruneDedupe(pctx)
 	}()
 	go func() {
 		defer wg.Done()
+		e.emit(pctx)
+	}()
+	go func() {
+		defer wg.Done()
+		e.schedule(pctx)
+	}()
+	go func() {
+		defer wg.Done()
 		e.loadTimers(pctx)
 	}()
+	e.jobsMu.Lock()
+	e.runCtx = pctx
+	e.jobsMu.Unlock()
 	defer func() {
+		e.jobsMu.Lock()
+		e.runCtx = nil
+		e.jobsMu.Unlock()
 		stopParts()
 		wg.Wait()
+		e.jobs.Wait()
 	}()
+	e.Backfill(pctx)
 
 	merges, err := e.store.PendingMerges(ctx)
 	if err != nil {
@@ -307,8 +346,28 @@ func (e *Engine) route(ctx context.Context, evs []*core.Event) {
 	if !e.retry(ctx, "dedupe lookup", func() (err error) { fresh, err = e.dedupe(ctx, evs); return err }) {
 		return
 	}
-	if len(fresh) > 0 && !e.retry(ctx, "identity resolution", func() (err error) { res, err = e.resolver.Resolve(ctx, fresh); return err }) {
+	// Events the engine emitted name their profile: they skip resolution.
+	external := fresh[:0:0]
+	for _, ev := range fresh {
+		if !internal(ev) {
+			external = append(external, ev)
+		}
+	}
+	if len(external) > 0 && !e.retry(ctx, "identity resolution", func() (err error) { res, err = e.resolver.Resolve(ctx, external); return err }) {
 		return
+	}
+	if len(external) < len(fresh) {
+		all := make([]identity.Resolved, 0, len(fresh))
+		k := 0
+		for _, ev := range fresh {
+			if internal(ev) {
+				all = append(all, identity.Resolved{Event: ev})
+			} else {
+				all = append(all, res[k])
+				k++
+			}
+		}
+		res = all
 	}
 	for i := range res {
 		r := &res[i]
@@ -323,6 +382,9 @@ func (e *Engine) route(ctx context.Context, evs []*core.Event) {
 	}
 	e.lastRouted.Store(last)
 }
+
+// internal reports whether the engine emitted ev itself.
+func internal(ev *core.Event) bool { return ev.SourceID == core.InternalSource && ev.ProfileID != "" }
 
 // retry runs fn until it succeeds (true) or ctx ends (false), logging each
 // failure: the router never skips an event.
@@ -499,7 +561,7 @@ func (e *Engine) Stats() Stats {
 // every merge carried out, every timer due by now fired and every webhook
 // call answered.
 func (e *Engine) Idle() bool {
-	if e.lastRouted.Load() < e.offered.Load() || e.merging.Load() > 0 || e.calling.Load() > 0 {
+	if e.lastRouted.Load() < e.offered.Load() || e.merging.Load() > 0 || e.calling.Load() > 0 || e.emitDone.Load() < e.emitGen.Load() {
 		return false
 	}
 	now := e.opts.Clock.Now()

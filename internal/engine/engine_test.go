@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"pgregory.net/rapid"
 
+	"github.com/overture-cjo/overture/internal/audience"
+	"github.com/overture-cjo/overture/internal/computed"
 	"github.com/overture-cjo/overture/internal/core"
 	"github.com/overture-cjo/overture/internal/engine"
 	"github.com/overture-cjo/overture/internal/machine"
@@ -289,15 +292,18 @@ type tb interface {
 
 // harness is one SQLite store and the engine running on it.
 type harness struct {
-	t       tb
-	ctx     context.Context
-	st      *sqlite.Store
-	opts    engine.Options
-	eng     *engine.Engine
-	cancel  context.CancelFunc
-	done    chan error
-	applied int64            // Stats().Applied of the engines stopped so far
-	catalog *machine.Catalog // if set, every engine runs these journeys from its start
+	t         tb
+	ctx       context.Context
+	st        *sqlite.Store
+	opts      engine.Options
+	eng       *engine.Engine
+	cancel    context.CancelFunc
+	done      chan error
+	applied   int64            // Stats().Applied of the engines stopped so far
+	catalog   *machine.Catalog // if set, every engine runs these journeys from its start
+	traits    *computed.Set    // if set, every engine keeps these computed traits from its start
+	audiences *audience.Set    // if set, every engine keeps these audiences from its start
+	logMu     sync.Mutex       // the log has one writer at a time: the test or the engine's emitter
 }
 
 // referenceOf runs the sequential reference over events.
@@ -318,7 +324,9 @@ func newHarness(t tb, dir string, opts engine.Options) *harness {
 	}
 	opts.Clock = core.NewManualClock(recvBase.Add(time.Hour))
 	opts.Logger = slog.New(slog.DiscardHandler)
-	h := &harness{t: t, ctx: ctx, st: st, opts: opts}
+	h := &harness{t: t, ctx: ctx, st: st}
+	opts.Emit = h.emit
+	h.opts = opts
 	t.Cleanup(func() {
 		if h.eng != nil {
 			h.cancel()
@@ -335,6 +343,12 @@ func (h *harness) start() {
 	h.eng, h.cancel, h.done = engine.New(h.st, h.opts), cancel, make(chan error, 1)
 	if h.catalog != nil {
 		h.eng.SetCatalog(h.catalog)
+	}
+	if h.traits != nil {
+		h.eng.SetTraits(h.traits)
+	}
+	if h.audiences != nil {
+		h.eng.SetAudiences(h.audiences)
 	}
 	eng, done := h.eng, h.done
 	go func() { done <- eng.Run(ctx) }()
@@ -366,12 +380,28 @@ func (h *harness) append(group []core.Event, offer bool) {
 		e := group[i]
 		batch[i] = &e
 	}
+	h.logMu.Lock()
+	defer h.logMu.Unlock()
 	if err := h.st.Append(h.ctx, batch); err != nil {
 		h.t.Fatalf("append: %v", err)
 	}
 	if offer {
 		h.eng.Offer(slices.Clone(batch))
 	}
+}
+
+// emit is the engines' Options.Emit: it appends what an engine emits
+// (audience events) and offers it to that engine, as the committer does.
+func (h *harness) emit(ctx context.Context, evs []*core.Event) error {
+	h.logMu.Lock()
+	defer h.logMu.Unlock()
+	if err := h.st.Append(ctx, evs); err != nil {
+		return err
+	}
+	if eng := h.eng; eng != nil {
+		eng.Offer(slices.Clone(evs))
+	}
+	return nil
 }
 
 // waitIdle waits until the engine has applied everything offered.

@@ -20,6 +20,7 @@ type input struct {
 	erase   *eraseInput
 	timer   *core.TimerRef // an instance's timer is due
 	reply   *replyInput    // a webhook replied
+	touch   *touchInput    // re-evaluate profiles: backfill traits, refresh an audience
 }
 
 // profileID returns the profile an event, timer or reply is for.
@@ -233,6 +234,10 @@ func (p *partition) retry(ctx context.Context, fn func() error) {
 func (p *partition) commit(ctx context.Context, run []input) error {
 	eng := p.eng
 	m := eng.machine.Load()
+	traits, auds := eng.traits.Load(), eng.audiences.Load()
+	if traits != nil && len(traits.Traits) == 0 {
+		traits = nil
+	}
 	ids := make([]string, 0, len(run))
 	seen := make(map[string]bool, len(run))
 	add := func(id string) {
@@ -255,6 +260,10 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 				continue
 			}
 			add(in.profileID())
+		case in.touch != nil:
+			for _, id := range in.touch.ids {
+				add(id)
+			}
 		case in.absorb != nil:
 			if to, ok := p.moved[in.absorb.Into]; ok {
 				// The target has been handed on: follow it.
@@ -277,8 +286,13 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 	if err != nil {
 		return err
 	}
+	now := eng.opts.Clock.Now()
+	past, err := p.backfillEvents(ctx, traits, profiles, now)
+	if err != nil {
+		return err
+	}
 	var instances map[string][]*core.Instance
-	if m != nil {
+	if m != nil || usesJourneys(auds) {
 		if instances, err = p.loadInstances(ctx, ids); err != nil {
 			return err
 		}
@@ -289,7 +303,8 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 	// An absorb whose target has itself been merged away moves on to the
 	// target's survivor.
 	forwardBefore := len(forward)
-	now := eng.opts.Clock.Now()
+	var touched []touchResult
+	var emits int
 	var last int64
 	var lastRecv time.Time
 	nFresh, completed, timersFired := 0, 0, 0
@@ -301,6 +316,7 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 			timersDone := false
 			late = late[:0]
 			out.Reset()
+			touched = make([]touchResult, 0, len(run))
 			working := map[string]*core.Profile{}
 			dirty := map[string]bool{}
 			customers = map[string]*machine.Customer{}
@@ -311,8 +327,20 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 				pr := profiles[id]
 				if pr == nil {
 					pr = core.NewProfile(id, now)
+					if traits != nil {
+						pr.Computed = &core.Computed{}
+						traits.Init(pr.Computed)
+					}
 				} else {
 					pr = cloneProfile(pr)
+					if traits != nil && pr.MergedInto == "" {
+						if pr.Computed == nil {
+							pr.Computed = &core.Computed{}
+						}
+						if traits.Backfill(pr.Computed, past[id], now) != nil {
+							dirty[id] = true
+						}
+					}
 				}
 				working[id] = pr
 				return pr
@@ -320,7 +348,11 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 			customer := func(id string) *machine.Customer {
 				c := customers[id]
 				if c == nil {
-					c = &machine.Customer{Profile: get(id), Instances: cloneInstances(instances[id])}
+					pr := get(id)
+					c = &machine.Customer{Profile: pr, Instances: cloneInstances(instances[id])}
+					if traits != nil {
+						c.Computed = func() map[string]any { return traits.Values(pr.Computed, now) }
+					}
 					customers[id] = c
 				}
 				return c
@@ -333,7 +365,14 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 					if k < len(fresh) && fresh[k] == in.ev {
 						k++
 						id := in.ev.ProfileID
-						get(id).Apply(in.ev, &in.facts)
+						if in.ev.SourceID == core.InternalSource && working[id] == nil && (profiles[id] == nil || profiles[id].MergedInto != "") {
+							continue // emitted for a profile since erased or merged away
+						}
+						pr := get(id)
+						pr.Apply(in.ev, &in.facts)
+						if traits != nil && pr.Computed != nil && in.ev.SourceID != core.InternalSource {
+							traits.Update(pr.Computed, in.ev, now) // not audience events: no feedback loops
+						}
 						dirty[id] = true
 						if m != nil {
 							m.Event(customer(id), in.ev, now, &out)
@@ -395,7 +434,7 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 					from := get(m.From)
 					dirty[m.From] = true
 					if from.MergedInto == "" {
-						into.Absorb(from)
+						absorb(traits, into, from)
 						from.MergedInto = m.Into
 						if instances != nil {
 							// From's journeys go on as Into's.
@@ -411,6 +450,17 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 					completed++
 				}
 			}
+			for _, in := range run {
+				if t := in.touch; t != nil {
+					for _, id := range t.ids {
+						if pr := profiles[id]; pr != nil && pr.MergedInto == "" || working[id] != nil {
+							get(id) // backfills its traits if need be
+						}
+					}
+				}
+			}
+			touched = p.evaluate(auds, traits, run, working, dirty, customers, instances, now, c)
+			emits = len(c.Emits)
 			for id := range dirty {
 				c.Profiles = append(c.Profiles, working[id])
 			}
@@ -423,7 +473,13 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 		return err
 	}
 	p.remember(written)
-	if customers != nil {
+	if emits > 0 {
+		eng.emitted(emits)
+	}
+	for _, t := range touched {
+		t.in.done <- t
+	}
+	if m != nil && customers != nil {
 		p.rememberInstances(customers)
 		horizon := eng.horizon.Load()
 		var mine []core.TimerRef
@@ -556,7 +612,18 @@ func cloneProfile(p *core.Profile) *core.Profile {
 	c.Consent = cloneMap(p.Consent)
 	c.Counts = cloneMap(p.Counts)
 	c.Entered = cloneMap(p.Entered)
+	c.Audiences = cloneMap(p.Audiences)
 	c.Merged = append([]string(nil), p.Merged...)
+	if p.Computed != nil {
+		c.Computed = &core.Computed{Traits: make(map[string]*core.Window, len(p.Computed.Traits))}
+		for name, w := range p.Computed.Traits {
+			bs := append([]core.Bucket(nil), w.Buckets...)
+			for i := range bs {
+				bs[i].D = append([]uint64(nil), bs[i].D...) // AddHash inserts in place
+			}
+			c.Computed.Traits[name] = &core.Window{Def: w.Def, Buckets: bs}
+		}
+	}
 	return &c
 }
 

@@ -1,6 +1,8 @@
 package journey
 
 import (
+	"github.com/overture-cjo/overture/internal/core"
+
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -31,6 +33,18 @@ func (p *parser) build(root *yaml.Node) *Definition {
 	entry := fieldVal(root, "entry")
 	trig := fieldVal(entry, "trigger")
 	d.Entry.Trigger.Event = str(trig, "event")
+	d.Entry.Trigger.Pos = p.pos(trig)
+	if aud := str(trig, "audience"); aud != "" {
+		d.Entry.Trigger.Audience = aud
+		d.Entry.Trigger.On = TriggerOnEnter
+		if str(trig, "on") == TriggerOnRefresh {
+			d.Entry.Trigger.On = TriggerOnRefresh
+		}
+		d.Entry.Trigger.Event = core.EventAudienceEntered
+		if d.Entry.Trigger.On == TriggerOnRefresh {
+			d.Entry.Trigger.Event = core.EventAudienceRefreshed
+		}
+	}
 	d.Entry.Trigger.Condition = p.condition(trig, "condition", "entry.trigger")
 	if v := fieldVal(entry, "max_concurrent"); v != nil {
 		d.Entry.MaxConcurrent = integer(v)

@@ -60,10 +60,22 @@ type Entry struct {
 }
 
 // Trigger is the event that starts a journey, with an optional condition.
+// A journey triggered by an audience starts on its audience_entered event
+// (On "enter") or on the audience_refreshed event every member gets at
+// each refresh (On "refresh"); Event is then that event's name.
 type Trigger struct {
 	Event     string
-	Condition *Expr // nil if none
+	Audience  string // "" unless triggered by an audience
+	On        string // TriggerOnEnter or TriggerOnRefresh, with Audience
+	Condition *Expr  // nil if none
+	Pos       Pos    // where the trigger is written
 }
+
+// When an audience trigger starts a journey.
+const (
+	TriggerOnEnter   = "enter"
+	TriggerOnRefresh = "refresh"
+)
 
 // Reentry modes.
 const (

@@ -20,17 +20,20 @@ var allowed = map[string][]string{
 	"eventlog": {},
 	"ingest":   {"internal/core", "github.com/goccy/go-json"},
 	"identity": {"internal/core"},
-	"engine":   {"internal/core", "internal/identity", "internal/machine"},
+	"engine":   {"internal/core", "internal/identity", "internal/machine", "internal/computed", "internal/audience"},
 	"wire":     {"internal/core", "github.com/goccy/go-json"},
 	"loadgen":  {},
 	"machine":  {"internal/core", "internal/journey", "cel.dev/cel-go", "google.golang.org/protobuf"},
-	"catalog":  {"internal/core", "internal/journey", "internal/machine"},
+	"catalog":  {"internal/core", "internal/journey", "internal/machine", "internal/computed", "internal/audience"},
 	"outbox":   {"internal/core"},
 	"proptest": {},
 	"webhook":  {"internal/machine"},
-	"simulate": {"internal/core", "internal/journey", "internal/machine"},
-	"computed": {"internal/core", "internal/journey", "cel.dev/cel-go", "gopkg.in/yaml.v3"},
+	"simulate": {"internal/core", "internal/journey", "internal/machine", "internal/computed", "internal/audience"},
+	"computed": {"internal/core", "internal/journey", "cel.dev/cel-go", "gopkg.in/yaml.v3", "google.golang.org/protobuf"},
 	"journey":  {"internal/core", "schema", "cel.dev/cel-go", "github.com/santhosh-tekuri/jsonschema/v6", "gopkg.in/yaml.v3", "golang.org/x/text"},
+	"audience": {"internal/core", "internal/journey", "cel.dev/cel-go", "gopkg.in/yaml.v3", "github.com/robfig/cron/v3"},
+
+	"activation": {}, // signing and export formats: the standard library only
 }
 
 func TestImports(t *testing.T) {

@@ -81,6 +81,10 @@ type IngestConfig struct {
 	// every fifth is Order Completed for the previous event's customer.
 	// Users is ignored.
 	Journeys bool `json:"journeys,omitempty"`
+	// Profiles shapes the events for the audience benchmark: event n is
+	// an identify for its own customer (u-n) with traits score (n mod
+	// 100) and email, so N events make N profiles. Users is ignored.
+	Profiles bool `json:"profiles,omitempty"`
 }
 
 // normalize applies defaults and validates cfg.

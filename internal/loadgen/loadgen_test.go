@@ -680,3 +680,38 @@ func TestRunIngestCancelHung(t *testing.T) {
 		}
 	})
 }
+
+// TestProfilesPayload checks the audience benchmark's events: one valid
+// identify per customer, each its own user, with score n mod 100.
+func TestProfilesPayload(t *testing.T) {
+	cfg, err := IngestConfig{URL: "http://x", Events: 150, Batch: 100, Profiles: true}.normalize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := buildRequests(context.Background(), cfg, "aaaaaaaaaaaa", time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range b.reqs {
+		var body struct {
+			Batch []struct {
+				Type   string
+				UserID string `json:"userId"`
+				Traits struct{ Score int }
+			}
+		}
+		if err := json.Unmarshal(r.body, &body); err != nil {
+			t.Fatalf("%v: %s", err, r.body)
+		}
+		for _, e := range body.Batch {
+			if e.Type != "identify" || e.UserID != fmt.Sprintf("u-%d", n) || e.Traits.Score != n%100 {
+				t.Fatalf("event %d: %+v", n, e)
+			}
+			n++
+		}
+	}
+	if n != 150 {
+		t.Fatalf("%d events, want 150", n)
+	}
+}

@@ -173,6 +173,9 @@ func (g *eventGen) appendEvent(b []byte, n int) []byte {
 	default:
 		name = "Order Completed"
 	}
+	if g.cfg.Profiles {
+		return g.appendIdentify(b, n)
+	}
 	uh := mix(uint64(user) ^ uint64(g.cfg.Seed)*0x9e3779b97f4a7c15)
 
 	b = append(b, `{"type":"track","event":"`...)
@@ -225,6 +228,27 @@ func (g *eventGen) appendEvent(b []byte, n int) []byte {
 	b = append(b, '.')
 	b = strconv.AppendUint(b, 1+(uh>>32)%254, 10)
 	b = append(b, `"}}`...)
+	return b
+}
+
+// appendIdentify appends event n of a Profiles run: customer u-n's
+// identify.
+func (g *eventGen) appendIdentify(b []byte, n int) []byte {
+	b = append(b, `{"type":"identify","userId":"u-`...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, `","messageId":"bench-`...)
+	b = append(b, g.runID...)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, `","timestamp":"`...)
+	b = g.base.AppendFormat(b, tsLayout)
+	b = append(b, `","traits":{"score":`...)
+	b = strconv.AppendInt(b, int64(n%100), 10)
+	b = append(b, `,"email":"u-`...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, `@example.com","plan":"`...)
+	b = append(b, []string{"basic", "plus", "pro"}[n%3]...)
+	b = append(b, `"},"context":{"library":{"name":"overture-bench","version":"1"}}}`...)
 	return b
 }
 

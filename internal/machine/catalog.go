@@ -70,6 +70,18 @@ func (c *Catalog) index() {
 	}
 }
 
+// AudienceRefreshed reports whether an active journey starts on the
+// audience_refreshed events of an audience (so its refreshes emit one per
+// member).
+func (c *Catalog) AudienceRefreshed(audience string) bool {
+	for _, j := range c.triggers[core.EventAudienceRefreshed] {
+		if j.Def.Entry.Trigger.Audience == audience {
+			return true
+		}
+	}
+	return false
+}
+
 // Version returns a version of a journey, or nil.
 func (c *Catalog) Version(id string, v int) *Journey { return c.versions[id][v] }
 

@@ -34,6 +34,7 @@ const MaxHistory = 500
 type Customer struct {
 	Profile   *core.Profile
 	Instances []*core.Instance
+	Computed  func() map[string]any // the computed traits' values now, for profile.computed; nil: none
 }
 
 // Record is a trace line: a StepRecord with the instance it belongs to.
@@ -48,6 +49,9 @@ type Record struct {
 // Entry returns the instance's entry number: 1 for the customer's first
 // entry into the journey, 2 for the second, ...
 func (r Record) Entry() int {
+	if r.Instance == "" {
+		return 0
+	}
 	n, _ := strconv.Atoi(r.Instance[strings.LastIndexByte(r.Instance, ':')+1:])
 	return n
 }
@@ -56,6 +60,9 @@ func (r Record) Entry() int {
 // second or later entry into a journey shows its number ("cart@1#2"), so
 // the lines of concurrent instances can be told apart.
 func (r Record) String() string {
+	if r.Journey == "" { // an audience entered or left: "TIME KIND AUDIENCE"
+		return fmt.Sprintf("%s %s %s", r.At.UTC().Format(time.RFC3339), r.Kind, r.Detail)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s@%d", r.At.UTC().Format(time.RFC3339), r.Journey, r.Version)
 	if n := r.Entry(); n > 1 {
@@ -171,7 +178,7 @@ func (r *run) record(step, kind, detail, next string) {
 // Event offers an event to the customer's active instances (goal, exit
 // criteria, wait_for), then to every active journey's trigger.
 func (m *Machine) Event(c *Customer, ev *core.Event, now time.Time, out *Output) {
-	sc := &scope{ev: ev, pr: c.Profile, now: now}
+	sc := &scope{ev: ev, pr: c.Profile, computed: c.Computed, now: now}
 	name := ev.Label()
 	for _, in := range append([]*core.Instance(nil), c.Instances...) {
 		r := m.runFor(c, in, sc, out)
@@ -199,6 +206,9 @@ func (m *Machine) Event(c *Customer, ev *core.Event, now time.Time, out *Output)
 	sc.vars = nil
 	for _, j := range m.cat.triggers[name] {
 		t := j.Def.Entry.Trigger
+		if t.Audience != "" && audienceOf(ev) != t.Audience {
+			continue
+		}
 		sc.vars = nil
 		ok, err := sc.test(t.Condition)
 		if err != nil {
@@ -214,6 +224,15 @@ func (m *Machine) Event(c *Customer, ev *core.Event, now time.Time, out *Output)
 			m.refused(c, j, now, out, why)
 		}
 	}
+}
+
+// audienceOf returns the audience an audience event is about.
+func audienceOf(ev *core.Event) string {
+	var p struct {
+		Audience string `json:"audience"`
+	}
+	_ = json.Unmarshal(ev.Properties, &p)
+	return p.Audience
 }
 
 // Timer handles an instance's timer falling due. A timer that no longer
@@ -278,7 +297,7 @@ func (m *Machine) Reply(c *Customer, rep Reply, now time.Time, out *Output) {
 // if its version is unknown, or if a condition-only exit criterion ended
 // it.
 func (m *Machine) resumable(c *Customer, in *core.Instance, now time.Time, out *Output) *run {
-	r := m.runFor(c, in, &scope{pr: c.Profile, now: now}, out)
+	r := m.runFor(c, in, &scope{pr: c.Profile, computed: c.Computed, now: now}, out)
 	if r == nil || r.exits("") {
 		return nil
 	}
@@ -617,7 +636,7 @@ func (r *run) step(st *journey.Step) (next string, wait bool) {
 			// order; the entered journey runs in a scope of its own (its
 			// own variables) but shares the profile, which it may change.
 			r.record(st.Name, core.RecordEnter, detail+": entered", st.Next)
-			inner := &scope{ev: sc.ev, evMap: sc.evMap, pr: sc.pr, prMap: sc.prMap, now: sc.now, depth: sc.depth + 1}
+			inner := &scope{ev: sc.ev, evMap: sc.evMap, pr: sc.pr, prMap: sc.prMap, computed: sc.computed, now: sc.now, depth: sc.depth + 1}
 			r.m.start(r.c, target, inner, r.out, "from "+in.JourneyID, in.Holdout)
 			sc.prMap = inner.prMap
 			return st.Next, false

@@ -1,7 +1,6 @@
 package machine
 
 import (
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"time"
@@ -23,6 +22,7 @@ type scope struct {
 	evMap    map[string]any
 	pr       *core.Profile
 	prMap    map[string]any
+	computed func() map[string]any // profile.computed's values; nil: none
 	vars     map[string]any
 	now      time.Time
 	response map[string]any
@@ -36,12 +36,12 @@ func (s *scope) ResolveName(name string) (any, bool) {
 	switch name {
 	case "event":
 		if s.evMap == nil {
-			s.evMap = eventMap(s.ev)
+			s.evMap = core.EventMap(s.ev)
 		}
 		return s.evMap, true
 	case "profile":
 		if s.prMap == nil {
-			s.prMap = profileMap(s.pr)
+			s.prMap = s.profileMap()
 		}
 		return s.prMap, true
 	case "journey":
@@ -62,6 +62,17 @@ func (s *scope) ResolveName(name string) (any, bool) {
 
 // Parent implements interpreter.Activation.
 func (s *scope) Parent() interpreter.Activation { return nil }
+
+// profileMap is the profile as `profile`, with its computed traits.
+func (s *scope) profileMap() map[string]any {
+	m := core.ProfileMap(s.pr)
+	if s.computed != nil {
+		m["computed"] = s.computed()
+	} else {
+		m["computed"] = map[string]any{}
+	}
+	return m
+}
 
 // profileChanged drops the cached profile map after an update.
 func (s *scope) profileChanged() { s.prMap = nil }
@@ -115,65 +126,4 @@ func toJSON(v ref.Val) (any, error) {
 		return nil, err
 	}
 	return n.(*structpb.Value).AsInterface(), nil
-}
-
-// eventMap is an event as `event`: the Segment message's fields, with
-// properties, traits and context decoded.
-func eventMap(e *core.Event) map[string]any {
-	if e == nil {
-		return map[string]any{}
-	}
-	m := map[string]any{
-		"type":        e.Type,
-		"event":       e.Event,
-		"name":        e.Name,
-		"messageId":   e.MessageID,
-		"userId":      e.UserID,
-		"anonymousId": e.AnonymousID,
-		"timestamp":   e.Timestamp,
-		"properties":  decodeObject(e.Properties),
-		"traits":      decodeObject(e.Traits),
-		"context":     decodeObject(e.Context),
-	}
-	return m
-}
-
-// profileMap is a profile as `profile`.
-func profileMap(p *core.Profile) map[string]any {
-	if p == nil {
-		return map[string]any{}
-	}
-	traits := make(map[string]any, len(p.Traits))
-	for k, t := range p.Traits {
-		var v any
-		if json.Unmarshal(t.Value, &v) == nil {
-			traits[k] = v
-		}
-	}
-	counts := make(map[string]any, len(p.Counts))
-	for k, n := range p.Counts {
-		counts[k] = n
-	}
-	consent := make(map[string]any, len(p.Consent))
-	for ch, c := range p.Consent {
-		consent[ch] = map[string]any{"granted": c.Granted, "at": c.At}
-	}
-	return map[string]any{
-		"id":        p.ID,
-		"traits":    traits,
-		"counts":    counts,
-		"consent":   consent,
-		"timezone":  p.TimezoneName(),
-		"firstSeen": p.FirstSeen,
-		"lastSeen":  p.LastSeen,
-		"events":    p.Events,
-	}
-}
-
-func decodeObject(raw json.RawMessage) map[string]any {
-	m := map[string]any{}
-	if len(raw) > 0 {
-		_ = json.Unmarshal(raw, &m)
-	}
-	return m
 }

@@ -152,6 +152,39 @@ func (s *Store) ListEvents(ctx context.Context, profileID string, beforeSeq int6
 	return out, nil
 }
 
+// ProfileEvents implements core.Store, in one query.
+func (s *Store) ProfileEvents(ctx context.Context, ids []string, since time.Time) (map[string][]*core.Event, error) {
+	out := make(map[string][]*core.Event)
+	ids = storable(ids)
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT seq, body, profile_id FROM events
+		WHERE profile_id = ANY($1) AND timestamp >= $2 ORDER BY profile_id, seq`, ids, nanos(since))
+	if err != nil {
+		return nil, fmt.Errorf("profile events: %w", err)
+	}
+	defer rows.Close()
+	var seq int64
+	var body []byte
+	var pid string
+	for rows.Next() {
+		if err := rows.Scan(&seq, &body, &pid); err != nil {
+			return nil, fmt.Errorf("profile events: %w", err)
+		}
+		e, err := wire.DecodeEvent(body)
+		if err != nil {
+			return nil, fmt.Errorf("decode event %d: %w", seq, err)
+		}
+		e.Seq, e.ProfileID = seq, pid
+		out[pid] = append(out[pid], e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("profile events: %w", err)
+	}
+	return out, nil
+}
+
 // Seen implements core.Store.
 func (s *Store) Seen(ctx context.Context, keys []core.MessageKey, since time.Time) (map[core.MessageKey]bool, error) {
 	out := make(map[core.MessageKey]bool)

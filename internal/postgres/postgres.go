@@ -1,7 +1,8 @@
 // Package postgres is the Store for deployments that run more than one
 // process or want a managed database: the event log, the timeline, the
-// identity index, profiles, journeys and their instances, the outbox, write
-// keys and the quarantine all live in one PostgreSQL schema (the first of
+// identity index, profiles, journeys and their instances, the outbox,
+// trait and audience definitions, audience memberships, write keys and the
+// quarantine all live in one PostgreSQL schema (the first of
 // the connection's search_path), reached through a pgx connection pool.
 //
 // It mirrors internal/sqlite, and both pass internal/storetest. The
@@ -14,10 +15,11 @@
 // they round-trip exactly.
 //
 // Durability follows the SQLite store's model: Append, the quarantine,
-// write keys, journeys, outbox sent marks, erasure and SaveCheckpoint commit
-// synchronously; ApplyBatch (journey instances and outbox entries included)
-// and CommitIdentities, whose effects are derived from the log, commit with
-// synchronous_commit off. PostgreSQL loses at most a suffix of its WAL in a
+// write keys, journeys, trait and audience definitions, refresh records,
+// outbox sent marks, erasure and SaveCheckpoint commit synchronously;
+// ApplyBatch (journey instances, outbox entries, audience memberships and
+// emitted events included) and CommitIdentities, whose effects are derived
+// from the log, commit with synchronous_commit off. PostgreSQL loses at most a suffix of its WAL in a
 // crash, the checkpoint (synchronous) flushes everything before it, and the
 // engine replays the log from the checkpoint, so nothing acknowledged is
 // lost and nothing is applied twice.

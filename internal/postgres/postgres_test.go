@@ -145,8 +145,8 @@ func TestOpenConcurrently(t *testing.T) {
 	if versions, err = pgx.CollectRows(rows, pgx.RowTo[int]); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(versions, []int{1, 2}) {
-		t.Errorf("schema_migrations = %v, want [1 2]", versions)
+	if !slices.Equal(versions, []int{1, 2, 3}) {
+		t.Errorf("schema_migrations = %v, want [1 2 3]", versions)
 	}
 }
 
@@ -282,8 +282,8 @@ func BenchmarkApplyBatch(b *testing.B) {
 	})
 }
 
-// TestUpgrade: a schema made before the journey tables existed (only
-// migration 1 applied) gains them on Open, and keeps its data.
+// TestUpgrade: a schema made before the journey and audience tables existed
+// (only migration 1 applied) gains them on Open, and keeps its data.
 func TestUpgrade(t *testing.T) {
 	url := newSchema(t)
 	body, err := os.ReadFile("migrations/0001_init.sql")
@@ -312,14 +312,17 @@ func TestUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(versions, []int{1, 2}) {
-		t.Errorf("schema_migrations = %v, want [1 2]", versions)
+	if !slices.Equal(versions, []int{1, 2, 3}) {
+		t.Errorf("schema_migrations = %v, want [1 2 3]", versions)
 	}
 	if cp, err := s.Checkpoint(t.Context()); err != nil || cp != 42 {
 		t.Errorf("checkpoint after upgrade = %d, %v; want 42", cp, err)
 	}
 	if _, created, err := s.SaveJourney(t.Context(), "welcome", "id: welcome\n", time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)); err != nil || !created {
 		t.Errorf("save journey after upgrade: created %v, %v", created, err)
+	}
+	if _, created, err := s.SaveDefinition(t.Context(), core.KindAudience, "vip", "id: vip\n", time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)); err != nil || !created {
+		t.Errorf("save audience after upgrade: created %v, %v", created, err)
 	}
 }
 
@@ -328,4 +331,11 @@ func BenchmarkApplyInstances(b *testing.B) {
 	s := open(b, newSchema(b))
 	defer s.Close()
 	storetest.BenchApplyInstances(b, s)
+}
+
+// BenchmarkApplyAudiences: see storetest.BenchApplyAudiences.
+func BenchmarkApplyAudiences(b *testing.B) {
+	s := open(b, newSchema(b))
+	defer s.Close()
+	storetest.BenchApplyAudiences(b, s)
 }

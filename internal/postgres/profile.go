@@ -113,6 +113,7 @@ func (s *Store) ApplyBatch(ctx context.Context, b *core.ApplyBatch, fn func(fres
 	if err := queueJourneyWrites(writes, c); err != nil {
 		return 0, err
 	}
+	queueAudienceWrites(writes, c)
 	if err := execBatch(ctx, tx, writes); err != nil {
 		return 0, fmt.Errorf("apply commit: %w", err)
 	}
@@ -309,6 +310,8 @@ func (s *Store) EraseProfile(ctx context.Context, id string) (core.Erasure, erro
 	b.Queue(`DELETE FROM merges WHERE from_id = ANY($1) OR into_id = ANY($1)`, ids)
 	b.Queue(`DELETE FROM journey_instances WHERE profile_id = ANY($1)`, ids)
 	b.Queue(`DELETE FROM outbox WHERE profile_id = ANY($1)`, ids)
+	b.Queue(`DELETE FROM audience_members WHERE profile_id = ANY($1)`, ids)
+	b.Queue(`DELETE FROM emits WHERE profile_id = ANY($1)`, ids)
 	b.Queue(`DELETE FROM profiles WHERE id = ANY($1)`, ids)
 	if err := execBatch(ctx, tx, b); err != nil {
 		return core.Erasure{}, fmt.Errorf("erase: %w", err)
@@ -318,4 +321,40 @@ func (s *Store) EraseProfile(ctx context.Context, id string) (core.Erasure, erro
 	}
 	er.Profiles = ids
 	return er, nil
+}
+
+// ScanProfiles implements core.Store: one range scan of the profiles'
+// primary key.
+func (s *Store) ScanProfiles(ctx context.Context, afterID string, limit int) ([]*core.Profile, error) {
+	rows, err := s.pool.Query(ctx, `SELECT body FROM profiles WHERE id > $1 AND merged_into IS NULL ORDER BY id LIMIT $2`,
+		afterID, limitOf(limit))
+	if err != nil {
+		return nil, fmt.Errorf("scan profiles: %w", err)
+	}
+	defer rows.Close()
+	var out []*core.Profile
+	var body []byte
+	for rows.Next() {
+		if err := rows.Scan(&body); err != nil {
+			return nil, fmt.Errorf("scan profiles: %w", err)
+		}
+		p, err := wire.DecodeProfile(body)
+		if err != nil {
+			return nil, fmt.Errorf("decode profile: %w", err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("scan profiles: %w", err)
+	}
+	return out, nil
+}
+
+// CountProfiles implements core.Store.
+func (s *Store) CountProfiles(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM profiles WHERE merged_into IS NULL`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count profiles: %w", err)
+	}
+	return n, nil
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/overture-cjo/overture/internal/audience"
+	"github.com/overture-cjo/overture/internal/computed"
 	"github.com/overture-cjo/overture/internal/core"
 	"github.com/overture-cjo/overture/internal/journey"
 	"github.com/overture-cjo/overture/internal/machine"
@@ -34,6 +36,14 @@ type Options struct {
 	Webhooks map[string]machine.Reply
 	// Zone maps a timezone name to a location (nil: everyone in UTC).
 	Zone func(string) *time.Location
+	// Traits are the computed traits kept per customer (nil: none), on
+	// the virtual clock.
+	Traits *computed.Set
+	// Audiences are re-evaluated as the server does: realtime ones after
+	// each change to a customer, and each at its scheduled refreshes on
+	// the virtual clock. Entering and leaving add trace lines and play
+	// audience_entered / audience_exited events at once (nil: none).
+	Audiences *audience.Set
 }
 
 // Input is one event to simulate, with where it came from for errors.
@@ -194,10 +204,18 @@ func parseOffset(s string) (time.Duration, error) {
 
 // Run simulates events (sorted by time) against the catalog's journeys.
 func Run(cat *machine.Catalog, events []Input, opts Options) *Result {
-	s := &sim{m: machine.New(cat, opts.Zone), customers: map[string]*state{}, opts: opts}
+	s := &sim{m: machine.New(cat, opts.Zone), customers: map[string]*state{}, opts: opts, cat: cat}
 	until := opts.Until
 	if until.IsZero() && len(events) > 0 {
 		until = events[len(events)-1].Event.Timestamp.Add(DefaultHorizon)
+	}
+	if len(events) > 0 && opts.Audiences != nil {
+		s.refreshes = map[string]time.Time{}
+		for _, a := range opts.Audiences.List() {
+			if next := a.Next(events[0].Event.Timestamp.Add(-time.Nanosecond)); !next.IsZero() {
+				s.refreshes[a.ID] = next
+			}
+		}
 	}
 	for _, in := range events {
 		if in.Event.Timestamp.After(until) {
@@ -227,12 +245,16 @@ func Run(cat *machine.Catalog, events []Input, opts Options) *Result {
 
 type sim struct {
 	m         *machine.Machine
+	cat       *machine.Catalog
+	refreshes map[string]time.Time // next scheduled refresh per audience
 	opts      Options
 	customers map[string]*state
 	timers    timerHeap
 	seq       int
 	out       machine.Output
 	messages  int
+	now       time.Time // the virtual clock
+	depth     int       // audience events played inside one another
 }
 
 type state struct {
@@ -246,6 +268,12 @@ func (s *sim) customer(id string, now time.Time) *state {
 	st := s.customers[id]
 	if st == nil {
 		st = &state{c: machine.Customer{Profile: core.NewProfile(id, now)}, known: map[*core.Instance]bool{}}
+		if t := s.opts.Traits; t != nil {
+			pr := st.c.Profile
+			pr.Computed = &core.Computed{}
+			t.Init(pr.Computed)
+			st.c.Computed = func() map[string]any { return t.Values(pr.Computed, s.now) }
+		}
 		s.customers[id] = st
 	}
 	return st
@@ -257,22 +285,143 @@ func (s *sim) event(e *core.Event) {
 		id = e.AnonymousID
 	}
 	e.ProfileID = id
-	st := s.customer(id, e.Timestamp)
-	facts := core.DeriveFacts(e)
-	st.c.Profile.Apply(e, &facts)
-	s.out.Reset()
-	s.m.Event(&st.c, e, e.Timestamp, &s.out)
-	s.collect(st, e.Timestamp)
+	s.apply(s.customer(id, e.Timestamp), e, e.Timestamp)
 }
 
-// fire runs every timer due at or before t, in due order.
+// apply plays one event for a customer at now: profile, computed traits,
+// journeys, then audiences (whose events are played at once, in turn).
+func (s *sim) apply(st *state, e *core.Event, now time.Time) {
+	s.now = now
+	facts := core.DeriveFacts(e)
+	st.c.Profile.Apply(e, &facts)
+	if t := s.opts.Traits; t != nil && e.SourceID != core.InternalSource {
+		t.Update(st.c.Profile.Computed, e, now) // audience events do not count in traits
+	}
+	s.out.Reset()
+	s.m.Event(&st.c, e, now, &s.out)
+	s.collect(st, now)
+	s.derive(st, now, nil)
+}
+
+// derive re-evaluates a customer's audiences at now (realtime ones, and
+// those in ids) and plays the events of the memberships that changed.
+func (s *sim) derive(st *state, now time.Time, ids []string) {
+	auds := s.opts.Audiences
+	if auds == nil {
+		return
+	}
+	s.depth++
+	defer func() { s.depth-- }()
+	if s.depth > machine.MaxEnterDepth {
+		return // audience events that keep changing memberships
+	}
+	in := audience.Input{Profile: s.view(st, now), Now: now, InJourney: inJourney(st)}
+	_, evs := auds.Evaluate(st.c.Profile, in, nil, now)
+	if len(ids) > 0 {
+		_, more := auds.Evaluate(st.c.Profile, in, ids, now)
+		evs = append(evs, more...)
+	}
+	for _, ev := range evs {
+		s.play(st, ev, now)
+	}
+}
+
+// inJourney answers in_journey for a customer.
+func inJourney(st *state) func(string) bool {
+	return func(j string) bool {
+		for _, x := range st.c.Instances {
+			if x.JourneyID == j && x.Status == core.InstanceActive {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// play records an audience event in the trace and applies it.
+func (s *sim) play(st *state, ev *core.Event, now time.Time) {
+	var p struct {
+		Audience string `json:"audience"`
+	}
+	_ = json.Unmarshal(ev.Properties, &p)
+	st.trace = append(st.trace, machine.Record{Profile: st.c.Profile.ID, StepRecord: core.StepRecord{At: now, Kind: ev.Event, Detail: p.Audience}})
+	s.apply(st, ev, now)
+}
+
+// view is the customer's profile as audience conditions see it.
+func (s *sim) view(st *state, now time.Time) map[string]any {
+	m := core.ProfileMap(st.c.Profile)
+	m["computed"] = map[string]any{}
+	if t := s.opts.Traits; t != nil {
+		m["computed"] = t.Values(st.c.Profile.Computed, now)
+	}
+	return m
+}
+
+// fire runs every timer and scheduled audience refresh due at or before
+// t, in time order (a refresh before timers due at the same time).
 func (s *sim) fire(t time.Time) {
-	for s.timers.Len() > 0 && !s.timers[0].due.After(t) {
+	for {
+		aud, at := s.nextRefresh()
+		if aud != "" && !at.After(t) && (s.timers.Len() == 0 || !s.timers[0].due.Before(at)) {
+			s.refresh(aud, at)
+			continue
+		}
+		if s.timers.Len() == 0 || s.timers[0].due.After(t) {
+			return
+		}
 		tm := heap.Pop(&s.timers).(timer)
 		st := s.customers[tm.profile]
+		s.now = tm.due
 		s.out.Reset()
 		s.m.Timer(&st.c, tm.instance, tm.due, &s.out)
 		s.collect(st, tm.due)
+		s.derive(st, tm.due, nil)
+	}
+}
+
+// nextRefresh returns the audience whose scheduled refresh comes first.
+func (s *sim) nextRefresh() (string, time.Time) {
+	var id string
+	var at time.Time
+	for a, t := range s.refreshes {
+		if id == "" || t.Before(at) || t.Equal(at) && a < id {
+			id, at = a, t
+		}
+	}
+	return id, at
+}
+
+// refresh re-evaluates an audience for every customer at its scheduled
+// time, as the server's refresh does.
+func (s *sim) refresh(id string, at time.Time) {
+	aud := s.opts.Audiences.Get(id)
+	s.refreshes[id] = aud.Next(at)
+	if s.refreshes[id].IsZero() {
+		delete(s.refreshes, id)
+	}
+	every := s.cat.AudienceRefreshed(id)
+	ids := make([]string, 0, len(s.customers))
+	for c := range s.customers {
+		ids = append(ids, c)
+	}
+	sort.Strings(ids)
+	for _, c := range ids {
+		st := s.customers[c]
+		s.now = at
+		// As the server's refresh does, only customers whose membership
+		// changes (or, with every, members) are touched: their realtime
+		// audiences are re-evaluated with it.
+		match, _ := aud.Match(audience.Input{Profile: s.view(st, at), Now: at, InJourney: inJourney(st)})
+		if match == st.c.Profile.Audiences[id].Member && !(every && match) {
+			continue
+		}
+		s.derive(st, at, []string{id})
+		if every {
+			if ev := s.opts.Audiences.Refreshed(st.c.Profile, id, at); ev != nil {
+				s.play(st, ev, at)
+			}
+		}
 	}
 }
 

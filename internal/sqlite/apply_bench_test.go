@@ -71,6 +71,16 @@ func BenchmarkApplyInstances(b *testing.B) {
 	storetest.BenchApplyInstances(b, s)
 }
 
+// BenchmarkApplyAudiences: see storetest.BenchApplyAudiences.
+func BenchmarkApplyAudiences(b *testing.B) {
+	s, err := Open(context.Background(), b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchApplyAudiences(b, s)
+}
+
 // BenchmarkCommitIdentities measures the router's identity commit for new
 // customers: 1,000 customers per commit, a userId and an anonymousId each.
 func BenchmarkCommitIdentities(b *testing.B) {

@@ -121,6 +121,39 @@ func (s *Store) ListEvents(ctx context.Context, profileID string, beforeSeq int6
 	return out, rows.Err()
 }
 
+// ProfileEvents implements core.Store, with one query per 500 profiles.
+func (s *Store) ProfileEvents(ctx context.Context, ids []string, since time.Time) (map[string][]*core.Event, error) {
+	out := make(map[string][]*core.Event)
+	err := chunks(distinct(ids), func(part []string) error {
+		args := append(anys(part), nanos(since))
+		rows, err := s.r.QueryContext(ctx, `SELECT seq, body, profile_id FROM events
+			WHERE profile_id IN (`+inList(len(part))+`) AND timestamp >= ? ORDER BY profile_id, seq`, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var seq int64
+			var body []byte
+			var pid string
+			if err := rows.Scan(&seq, &body, &pid); err != nil {
+				return err
+			}
+			e, err := wire.DecodeEvent(body)
+			if err != nil {
+				return fmt.Errorf("decode event %d: %w", seq, err)
+			}
+			e.Seq, e.ProfileID = seq, pid
+			out[pid] = append(out[pid], e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("profile events: %w", err)
+	}
+	return out, nil
+}
+
 // Seen implements core.Store.
 func (s *Store) Seen(ctx context.Context, keys []core.MessageKey, since time.Time) (map[core.MessageKey]bool, error) {
 	out := make(map[core.MessageKey]bool)

@@ -6,10 +6,12 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/overture-cjo/overture/internal/core"
 )
 
-// TestUpgrade: a database made before the journey tables existed (only
-// migration 1 applied) gains them on Open, and keeps its data.
+// TestUpgrade: a database made before the journey and audience tables existed
+// (only migration 1 applied) gains them on Open, and keeps its data.
 func TestUpgrade(t *testing.T) {
 	dir := t.TempDir()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "overture.db"))
@@ -48,13 +50,16 @@ func TestUpgrade(t *testing.T) {
 		versions = append(versions, v)
 	}
 	rows.Close()
-	if !slices.Equal(versions, []int{1, 2}) {
-		t.Errorf("schema_migrations = %v, want [1 2]", versions)
+	if !slices.Equal(versions, []int{1, 2, 3}) {
+		t.Errorf("schema_migrations = %v, want [1 2 3]", versions)
 	}
 	if cp, err := s.Checkpoint(t.Context()); err != nil || cp != 42 {
 		t.Errorf("checkpoint after upgrade = %d, %v; want 42", cp, err)
 	}
 	if _, created, err := s.SaveJourney(t.Context(), "welcome", "id: welcome\n", time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)); err != nil || !created {
 		t.Errorf("save journey after upgrade: created %v, %v", created, err)
+	}
+	if _, created, err := s.SaveDefinition(t.Context(), core.KindAudience, "vip", "id: vip\n", time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)); err != nil || !created {
+		t.Errorf("save audience after upgrade: created %v, %v", created, err)
 	}
 }

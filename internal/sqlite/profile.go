@@ -95,10 +95,20 @@ func (s *Store) ApplyBatch(ctx context.Context, b *core.ApplyBatch, fn func(fres
 	if err := insertOutbox(ctx, tx, c.Outbox); err != nil {
 		return 0, err
 	}
-	// After the upserts, so that nothing of From's is left behind.
+	if err := writeMembers(ctx, tx, c.Members); err != nil {
+		return 0, err
+	}
+	if err := insertEmits(ctx, tx, c.Emits); err != nil {
+		return 0, err
+	}
+	// After the upserts, so that nothing of From's is left behind. From's
+	// memberships go: the engine evaluates Into's audiences again.
 	for _, m := range c.Merges {
 		if err := moveJourneyRows(ctx, tx, m); err != nil {
 			return 0, err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM audience_members WHERE profile_id = ?`, m.From); err != nil {
+			return 0, fmt.Errorf("drop merged memberships: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -254,10 +264,51 @@ func eraseTx(ctx context.Context, tx *sql.Tx, id string) (core.Erasure, error) {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE profile_id = ?`, pid); err != nil {
 			return er, fmt.Errorf("erase outbox: %w", err)
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM audience_members WHERE profile_id = ?`, pid); err != nil {
+			return er, fmt.Errorf("erase memberships: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM emits WHERE profile_id = ?`, pid); err != nil {
+			return er, fmt.Errorf("erase emits: %w", err)
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM profiles WHERE id = ?`, pid); err != nil {
 			return er, fmt.Errorf("erase profile: %w", err)
 		}
 		er.Profiles = append(er.Profiles, pid)
 	}
 	return er, nil
+}
+
+// ScanProfiles implements core.Store: one range scan of the profiles'
+// primary key.
+func (s *Store) ScanProfiles(ctx context.Context, afterID string, limit int) ([]*core.Profile, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT body FROM profiles WHERE id > ? AND merged_into IS NULL ORDER BY id LIMIT ?`, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("scan profiles: %w", err)
+	}
+	defer rows.Close()
+	var out []*core.Profile
+	var body []byte
+	for rows.Next() {
+		if err := rows.Scan(&body); err != nil {
+			return nil, fmt.Errorf("scan profiles: %w", err)
+		}
+		p, err := wire.DecodeProfile(body)
+		if err != nil {
+			return nil, fmt.Errorf("decode profile: %w", err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("scan profiles: %w", err)
+	}
+	return out, nil
+}
+
+// CountProfiles implements core.Store.
+func (s *Store) CountProfiles(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM profiles WHERE merged_into IS NULL`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count profiles: %w", err)
+	}
+	return n, nil
 }

@@ -11,9 +11,12 @@
 // engine replays the log from the checkpoint, which is itself part of that
 // prefix. What does not come from the log (the quarantine, the checkpoint
 // before the log is trimmed, write keys, journey versions and states,
-// outbox sent marks, erasures) is written with synchronous=FULL. Journey
-// instances and outbox entries are written by ApplyBatch with the profiles:
-// replaying the log recreates them, and an outbox key is queued once.
+// trait and audience definitions, refresh records, outbox sent marks,
+// erasures) is written with synchronous=FULL. Journey instances, outbox
+// entries, audience memberships and emitted events are written by
+// ApplyBatch with the profiles: replaying the log recreates them, an outbox
+// key is queued once, and an emitted event appended twice is dropped by
+// dedupe.
 package sqlite
 
 import (
@@ -220,4 +223,17 @@ func chunks(ids []string, fn func([]string) error) error {
 		ids = ids[n:]
 	}
 	return nil
+}
+
+// distinct returns ids without repeats, in their first order.
+func distinct(ids []string) []string {
+	seen := make(map[string]bool, len(ids))
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
 }

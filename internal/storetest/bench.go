@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -41,4 +42,33 @@ func BenchApplyInstances(b *testing.B, s core.Store) {
 		}
 	}
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "instances/s")
+}
+
+// BenchApplyAudiences measures the audience part of a partition worker's
+// transaction on s: 1,000 membership changes (three entries for one exit)
+// and as many emitted events per batch, with no events applied. Each
+// store's BenchmarkApplyAudiences calls it.
+func BenchApplyAudiences(b *testing.B, s core.Store) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	props := json.RawMessage(`{"audience":"vip","entries":1}`)
+	const n = 1000
+	next := 0
+	for b.Loop() {
+		c := &core.PartitionCommit{}
+		for j := range n {
+			k, name := next+j, core.EventAudienceEntered
+			m := core.MemberChange{Audience: "vip", ProfileID: fmt.Sprintf("p-%d", k), Member: true, Since: now}
+			if j%4 == 3 && next > 0 {
+				m.ProfileID, m.Member, name = fmt.Sprintf("p-%d", next-j), false, core.EventAudienceExited
+			}
+			c.Members = append(c.Members, m)
+			c.Emits = append(c.Emits, &core.Event{SourceID: core.InternalSource, MessageID: fmt.Sprintf("%s:vip:%s:1", name, m.ProfileID),
+				Type: core.TypeTrack, Event: name, Timestamp: now, ReceivedAt: now, Properties: props, ProfileID: m.ProfileID})
+		}
+		next += n
+		if _, err := s.ApplyBatch(b.Context(), &core.ApplyBatch{}, func([]*core.Event) (*core.PartitionCommit, error) { return c, nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "changes/s")
 }

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -55,6 +56,15 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"JourneyMerge", testJourneyMerge},
 		{"JourneyErase", testJourneyErase},
 		{"JourneyRollback", testJourneyRollback},
+		{"ProfileEvents", testProfileEvents},
+		{"ScanProfiles", testScanProfiles},
+		{"Definitions", testDefinitions},
+		{"AudienceMembers", testAudienceMembers},
+		{"Emits", testEmits},
+		{"AudienceMerge", testAudienceMerge},
+		{"AudienceErase", testAudienceErase},
+		{"AudienceRollback", testAudienceRollback},
+		{"Refreshes", testRefreshes},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -316,7 +326,7 @@ func pendingMerges(t *testing.T, s core.Store) []core.Merge {
 	return m
 }
 
-// profile returns a profile with every field set.
+// profile returns a profile with every field set but the merge fields.
 func profile(id string, events int64) *core.Profile {
 	return &core.Profile{
 		ID: id, CreatedAt: t0, FirstSeen: at(time.Minute), LastSeen: at(time.Duration(events) * time.Hour),
@@ -328,6 +338,19 @@ func profile(id string, events int64) *core.Profile {
 		Consent:  map[string]core.Consent{"email": {Granted: true, At: at(time.Minute)}, "sms": {At: at(3 * time.Minute)}},
 		Counts:   map[string]int64{"Order Completed": events, "identify": 1},
 		Events:   events + 1,
+		Computed: &core.Computed{Traits: map[string]*core.Window{
+			"orders_30d": {Def: 0xdeadbeef, Buckets: []core.Bucket{
+				{K: 19850, N: events, Sum: 42.5, Min: -2.5, Max: 30.125, F: at(time.Minute).UnixNano(), L: at(time.Hour).UnixNano(),
+					Q: 17, V: json.RawMessage(`{"sku":"X-1","price":12.5}`)},
+				{K: 19852, N: 2, D: []uint64{1, 1 << 53, 1<<53 + 1, math.MaxUint64}, X: true}, // beyond float64's exact integers
+			}},
+			"last_plan": {Def: 7},
+		}},
+		Entered: map[string]core.Entries{"welcome": {Count: 2, Last: at(time.Hour)}},
+		Audiences: map[string]core.Membership{
+			"vip":     {Member: true, Since: at(time.Hour), Entries: 2},
+			"churned": {Since: at(2 * time.Hour), Entries: 1},
+		},
 	}
 }
 
