@@ -15,7 +15,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/overture-cjo/overture/internal/audience"
 	"github.com/overture-cjo/overture/internal/catalog"
+	"github.com/overture-cjo/overture/internal/computed"
 	"github.com/overture-cjo/overture/internal/journey"
 )
 
@@ -75,22 +77,13 @@ func applyCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	dir := dirs[0]
 
 	defs, err := journey.Load(dir)
-	var list journey.ErrorList
-	if errors.As(err, &list) {
-		for _, e := range list {
-			fmt.Fprintln(stderr, e)
-		}
-		return &exitError{code: 1, err: fmt.Errorf("apply: %d problem(s) in %s; nothing applied", len(list), dir)}
+	var traits *computed.Set
+	var auds []*audience.Audience
+	if err == nil {
+		traits, auds, err = loadDerived(dir, defs, true)
 	}
-	if err != nil {
-		return &exitError{code: 1, err: fmt.Errorf("apply: %w", err)}
-	}
-	traits, auds, err := loadDerived(dir, defs, true)
-	if errors.As(err, &list) {
-		for _, e := range list {
-			fmt.Fprintln(stderr, e)
-		}
-		return &exitError{code: 1, err: fmt.Errorf("apply: %d problem(s) in %s; nothing applied", len(list), dir)}
+	if n := printProblems(stderr, err); n > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("apply: %d problem(s) in %s; nothing applied", n, dir)}
 	}
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("apply: %w", err)}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 
 	"github.com/overture-cjo/overture/internal/audience"
@@ -49,4 +50,18 @@ func loadDerived(dir string, defs []*journey.Definition, journeysOK bool) (*comp
 		return nil, nil, errs
 	}
 	return traits, auds, nil
+}
+
+// printProblems prints the problems in err, if it is a journey.ErrorList,
+// to stderr one per line (as "overture validate" prints them) and returns
+// how many there were: 0 if err is not an ErrorList.
+func printProblems(stderr io.Writer, err error) int {
+	var list journey.ErrorList
+	if !errors.As(err, &list) {
+		return 0
+	}
+	for _, e := range list {
+		fmt.Fprintln(stderr, e)
+	}
+	return len(list)
 }

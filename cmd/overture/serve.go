@@ -39,7 +39,7 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	writeKeys := fs.String("write-keys", envOr("OVERTURE_WRITE_KEYS", ""), "comma-separated ingestion write keys accepted besides those made with 'overture keys create' (env OVERTURE_WRITE_KEYS)")
 	partitions := fs.Int("partitions", 4, "partition workers")
 	dedupe := fs.Duration("dedupe-window", envDuration("OVERTURE_DEDUPE_WINDOW", 7*24*time.Hour), "messageId dedupe window (env OVERTURE_DEDUPE_WINDOW)")
-	gcPercent := fs.Int("gc-percent", envInt("OVERTURE_GC_PERCENT", 400), "Go GC target percentage (env OVERTURE_GC_PERCENT); higher trades memory for CPU. A soft memory limit of 2 GiB applies unless GOMEMLIMIT is set")
+	gcPercent := fs.Int("gc-percent", envInt("OVERTURE_GC_PERCENT", 400), "Go GC target percentage (env OVERTURE_GC_PERCENT); higher trades memory for CPU. A soft memory limit of a quarter of the machine's memory (or cgroup limit), at least 2 GiB, applies unless GOMEMLIMIT is set")
 	logLevel := fs.String("log-level", envOr("OVERTURE_LOG_LEVEL", "info"), "debug, info, warn or error (env OVERTURE_LOG_LEVEL)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: overture serve [flags]\n\nRuns the ingestion API, the admin API and /metrics.\n\nFlags:\n")
@@ -61,7 +61,7 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 		debug.SetGCPercent(*gcPercent)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(2 << 30)
+		debug.SetMemoryLimit(memoryLimit())
 	}
 
 	if err := os.MkdirAll(sf.data, 0o755); err != nil {
@@ -195,4 +195,26 @@ func newMessageID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return "ovt-" + hex.EncodeToString(b[:])
+}
+
+// memoryLimit is the default soft memory limit: a quarter of the memory
+// the process may use (the machine's, or its cgroup's if lower), at least
+// 2 GiB. With a high GOGC the heap grows to the limit before collecting,
+// so a limit close to the live heap (a million cached profiles and
+// identities take about 1 GiB) makes the collector run back to back.
+func memoryLimit() int64 {
+	const floor = 2 << 30
+	total := int64(0)
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		if _, err := fmt.Sscanf(string(b), "MemTotal: %d kB", &kb); err == nil {
+			total = kb << 10
+		}
+	}
+	if b, err := os.ReadFile("/sys/fs/cgroup/memory.max"); err == nil {
+		if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && (total == 0 || n < total) {
+			total = n
+		}
+	}
+	return max(floor, total/4)
 }

@@ -25,6 +25,12 @@ over a file of events on a virtual clock, with the server's step machine,
 and prints what each customer went through: one trace line per step, then
 a summary. Nothing is stored or sent; waits are fast-forwarded.
 
+The computed traits of DIR/traits are kept per customer on the virtual
+clock, and the audiences of DIR/audiences are re-evaluated as the server
+does: realtime ones after each change, each at its cron schedule's times.
+Joining or leaving one prints a line ("TIME audience_entered ID") and plays
+the audience event at once, so audience-triggered journeys run too.
+
 The events file holds one JSON object per line in Segment's message shape
 (type, event, userId or anonymousId, properties, traits, context,
 timestamp); type defaults to track. Instead of a timestamp a line may give
@@ -33,7 +39,8 @@ starting with # are skipped. A customer's timezone comes from an event's
 context.timezone (an IANA name such as "America/New_York").
 
 Flags:
-  --definitions DIR    journey definitions (*.yaml, *.yml, *.json directly in DIR)
+  --definitions DIR    journey definitions (*.yaml, *.yml, *.json directly in DIR;
+                       computed traits in DIR/traits, audiences in DIR/audiences)
   --events FILE        the events, JSON lines ("-" for standard input)
   --start TIME         what "at" offsets count from, RFC 3339
                        (default: now, truncated to the minute)
@@ -135,25 +142,16 @@ func parseUntil(s string, start time.Time) (time.Time, error) {
 // "overture validate" prints them, and summed up in the error.
 func loadCatalog(dir string, stderr io.Writer) (*definitionSet, error) {
 	defs, err := journey.Load(dir)
-	var list journey.ErrorList
-	if errors.As(err, &list) {
-		for _, e := range list {
-			fmt.Fprintln(stderr, e)
-		}
-		return nil, fmt.Errorf("%d problem(s) in %s", len(list), dir)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if len(defs) == 0 {
+	if err == nil && len(defs) == 0 {
 		return nil, fmt.Errorf("no journey definitions in %s", dir)
 	}
-	traits, auds, err := loadDerived(dir, defs, true)
-	if errors.As(err, &list) {
-		for _, e := range list {
-			fmt.Fprintln(stderr, e)
-		}
-		return nil, fmt.Errorf("%d problem(s) in %s", len(list), dir)
+	var traits *computed.Set
+	var auds []*audience.Audience
+	if err == nil {
+		traits, auds, err = loadDerived(dir, defs, true)
+	}
+	if n := printProblems(stderr, err); n > 0 {
+		return nil, fmt.Errorf("%d problem(s) in %s", n, dir)
 	}
 	if err != nil {
 		return nil, err

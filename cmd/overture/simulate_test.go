@@ -180,3 +180,31 @@ func TestSimulateErrors(t *testing.T) {
 		t.Errorf("--help: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// TestSimulateTimeBasedAudience runs `overture simulate` on the examples'
+// contract-ending audience (refreshed daily at 06:00; "contract ends
+// within 30 days"): a customer whose contract ends on April 15 at noon
+// enters at the first 06:00 refresh within 30 days of it (March 17) and
+// leaves at the first one after it (April 16).
+func TestSimulateTimeBasedAudience(t *testing.T) {
+	dir := t.TempDir()
+	events := writeFile(t, dir, "events.jsonl", `{"type": "identify", "userId": "u1", "traits": {"contract_end": "2026-04-15T12:00:00Z", "email": "u1@example.com"}}`+"\n")
+	out, errOut, code := runBinary(t, "simulate", "--definitions", "../../examples/journeys", "--events", events,
+		"--start", "2026-03-02T09:00:00Z", "--until", "2026-04-20T00:00:00Z")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	want := []string{
+		"  2026-03-17T06:00:00Z audience_entered contract-ending",
+		"  2026-04-16T06:00:00Z audience_exited contract-ending",
+	}
+	var got []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "audience_") {
+			got = append(got, line)
+		}
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("audience lines:\n%s\nwant:\n%s\nfull output:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"), out)
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/overture-cjo/overture/internal/journey"
 	"github.com/overture-cjo/overture/internal/machine"
 	"github.com/overture-cjo/overture/internal/simulate"
 )
@@ -350,7 +351,7 @@ func decodeTestFile(file string, data []byte) ([]*testCase, []string) {
 		d.errorf(nil, "", "empty file")
 		return nil, d.sorted()
 	}
-	root := resolveNode(doc.Content[0])
+	root := journey.Resolve(doc.Content[0])
 	top := d.fields(root, "", append(testFields, "tests")...)
 	if top == nil {
 		return nil, d.sorted()
@@ -362,14 +363,14 @@ func decodeTestFile(file string, data []byte) ([]*testCase, []string) {
 				d.errorf(v, f, "goes in each test of the tests list (only %s may be given at the top, as defaults)", strings.Join(settingFields, ", "))
 			}
 		}
-		list = resolveNode(list)
+		list = journey.Resolve(list)
 		if list.Kind != yaml.SequenceNode || len(list.Content) == 0 {
 			d.errorf(list, "tests", "want a list of tests")
 			return nil, d.sorted()
 		}
 		for i, item := range list.Content {
 			path := fmt.Sprintf("tests[%d]", i)
-			own := d.fields(resolveNode(item), path, testFields...)
+			own := d.fields(journey.Resolve(item), path, testFields...)
 			if own == nil {
 				continue
 			}
@@ -389,12 +390,12 @@ func (d *testDecoder) test(own, defaults map[string]*yaml.Node, path, where stri
 	before := len(d.problems)
 	get := func(key string) (*yaml.Node, string) {
 		if v, ok := own[key]; ok {
-			return v, fieldPath(path, key)
+			return v, journey.JoinPath(path, key)
 		}
 		if v, ok := defaults[key]; ok {
 			return v, key
 		}
-		return nil, fieldPath(path, key)
+		return nil, journey.JoinPath(path, key)
 	}
 	tc := &testCase{where: where}
 
@@ -442,7 +443,7 @@ func (d *testDecoder) test(own, defaults map[string]*yaml.Node, path, where stri
 		tc.expect = d.expect(v, p)
 	}
 	if v, p := get("exact"); v != nil {
-		v = resolveNode(v)
+		v = journey.Resolve(v)
 		if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!bool" || v.Decode(&tc.exact) != nil {
 			d.errorf(v, p, "want true or false")
 		}
@@ -473,8 +474,8 @@ func (d *testDecoder) fields(n *yaml.Node, path string, allowed ...string) map[s
 	}
 	out := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k := resolveNode(n.Content[i])
-		kp := fieldPath(path, k.Value)
+		k := journey.Resolve(n.Content[i])
+		kp := journey.JoinPath(path, k.Value)
 		switch {
 		case !containsString(allowed, k.Value):
 			d.errorf(k, kp, "unknown field (want %s)", strings.Join(allowed, ", "))
@@ -489,7 +490,7 @@ func (d *testDecoder) fields(n *yaml.Node, path string, allowed ...string) map[s
 
 // str reads a string scalar (any scalar but null, as written).
 func (d *testDecoder) str(n *yaml.Node, path string) string {
-	n = resolveNode(n)
+	n = journey.Resolve(n)
 	if n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" {
 		d.errorf(n, path, "want a string")
 		return ""
@@ -502,36 +503,36 @@ func (d *testDecoder) str(n *yaml.Node, path string) string {
 
 // webhooks reads step name -> {status, body, err}.
 func (d *testDecoder) webhooks(n *yaml.Node, path string) map[string]machine.Reply {
-	n = resolveNode(n)
+	n = journey.Resolve(n)
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, path, "want a mapping of webhook step name -> {status, body, err}")
 		return nil
 	}
 	out := map[string]machine.Reply{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		step := resolveNode(n.Content[i]).Value
-		p := fieldPath(path, step)
-		f := d.fields(resolveNode(n.Content[i+1]), p, "status", "body", "err")
+		step := journey.Resolve(n.Content[i]).Value
+		p := journey.JoinPath(path, step)
+		f := d.fields(journey.Resolve(n.Content[i+1]), p, "status", "body", "err")
 		if f == nil {
 			continue
 		}
 		var rep machine.Reply
 		if v, ok := f["status"]; ok {
-			v = resolveNode(v)
+			v = journey.Resolve(v)
 			if v.ShortTag() != "!!int" || v.Decode(&rep.Status) != nil || rep.Status < 100 || rep.Status > 599 {
-				d.errorf(v, fieldPath(p, "status"), "want an HTTP status, 100 to 599")
+				d.errorf(v, journey.JoinPath(p, "status"), "want an HTTP status, 100 to 599")
 			}
 		}
 		if v, ok := f["body"]; ok {
 			val, err := jsonValue(v)
 			if err != nil {
-				d.errorf(err.node, fieldPath(p, "body")+err.path, "%s", err.msg)
+				d.errorf(err.node, journey.JoinPath(p, "body")+err.path, "%s", err.msg)
 			} else {
 				rep.Body, _ = json.Marshal(val)
 			}
 		}
 		if v, ok := f["err"]; ok {
-			rep.Err = d.str(v, fieldPath(p, "err"))
+			rep.Err = d.str(v, journey.JoinPath(p, "err"))
 		}
 		if rep.Status == 0 && rep.Err == "" {
 			d.errorf(n.Content[i], p, "give a status, or err for a call that failed")
@@ -544,14 +545,14 @@ func (d *testDecoder) webhooks(n *yaml.Node, path string) map[string]machine.Rep
 // events reads the events list, each event as a line of simulate's
 // events file, and sorts them by time (stable).
 func (d *testDecoder) events(n *yaml.Node, path string, start time.Time) []simulate.Input {
-	n = resolveNode(n)
+	n = journey.Resolve(n)
 	if n.Kind != yaml.SequenceNode {
 		d.errorf(n, path, "want a list of events")
 		return nil
 	}
 	var out []simulate.Input
 	for i, item := range n.Content {
-		item = resolveNode(item)
+		item = journey.Resolve(item)
 		p := fmt.Sprintf("%s[%d]", path, i)
 		if item.Kind != yaml.MappingNode {
 			d.errorf(item, p, "want an event: a mapping like {at: 1h, userId: u1, event: Signed Up}")
@@ -586,7 +587,7 @@ func (d *testDecoder) events(n *yaml.Node, path string, start time.Time) []simul
 
 // expect reads customer id -> list of expected lines, in file order.
 func (d *testDecoder) expect(n *yaml.Node, path string) []expectation {
-	n = resolveNode(n)
+	n = journey.Resolve(n)
 	if n.Kind != yaml.MappingNode || len(n.Content) == 0 {
 		d.errorf(n, path, "want a mapping of customer id -> expected trace lines")
 		return nil
@@ -594,21 +595,21 @@ func (d *testDecoder) expect(n *yaml.Node, path string) []expectation {
 	var out []expectation
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k := resolveNode(n.Content[i])
-		p := fieldPath(path, k.Value)
+		k := journey.Resolve(n.Content[i])
+		p := journey.JoinPath(path, k.Value)
 		if seen[k.Value] {
 			d.errorf(k, p, "duplicate customer")
 			continue
 		}
 		seen[k.Value] = true
 		e := expectation{customer: k.Value}
-		v := resolveNode(n.Content[i+1])
+		v := journey.Resolve(n.Content[i+1])
 		if v.Kind != yaml.SequenceNode {
 			d.errorf(v, p, `want a list of trace lines such as "+1h journey step send email template" ([] for none)`)
 			continue
 		}
 		for j, l := range v.Content {
-			l = resolveNode(l)
+			l = journey.Resolve(l)
 			lp := fmt.Sprintf("%s[%d]", p, j)
 			if l.Kind != yaml.ScalarNode || l.ShortTag() != "!!str" {
 				d.errorf(l, lp, "want a trace line (a string; quote it)")
@@ -628,7 +629,7 @@ func (d *testDecoder) expect(n *yaml.Node, path string) []expectation {
 // valueNode returns the value node of a mapping's field, or nil.
 func valueNode(m *yaml.Node, key string) *yaml.Node {
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		if k := resolveNode(m.Content[i]); k.Value == key {
+		if k := journey.Resolve(m.Content[i]); k.Value == key {
 			return m.Content[i+1]
 		}
 	}
@@ -650,7 +651,7 @@ func jsonValue(n *yaml.Node) (any, *nodeError) {
 }
 
 func jsonValueAt(n *yaml.Node, path string, depth int) (any, *nodeError) {
-	n = resolveNode(n)
+	n = journey.Resolve(n)
 	if depth > 100 {
 		return nil, &nodeError{n, path, "nested too deep"}
 	}
@@ -658,7 +659,7 @@ func jsonValueAt(n *yaml.Node, path string, depth int) (any, *nodeError) {
 	case yaml.MappingNode:
 		m := make(map[string]any, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := resolveNode(n.Content[i])
+			k := journey.Resolve(n.Content[i])
 			if k.Kind != yaml.ScalarNode || k.ShortTag() == "!!merge" {
 				return nil, &nodeError{k, path, "keys must be plain strings"}
 			}
@@ -708,21 +709,6 @@ func jsonValueAt(n *yaml.Node, path string, depth int) (any, *nodeError) {
 		return n.Value, nil
 	}
 	return nil, &nodeError{n, path, "not a JSON value"}
-}
-
-// resolveNode follows aliases.
-func resolveNode(n *yaml.Node) *yaml.Node {
-	for n != nil && n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	return n
-}
-
-func fieldPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
 }
 
 func containsString(list []string, s string) bool {

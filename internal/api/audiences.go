@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"iter"
-	"mime"
 	"net/http"
 	"os"
 	"slices"
@@ -42,41 +41,14 @@ func (s *Server) derived() (*catalog.Derived, error) {
 	return s.Derived, nil
 }
 
-// readDefinition reads a PUT body holding one definition file (YAML, or
-// JSON by Content-Type) and returns the file name errors will cite.
-func readDefinition(r *http.Request, id string) (file string, body []byte, err error) {
-	file = id + ".yaml"
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		switch {
-		case err != nil:
-			return "", nil, core.Errorf(core.EUNSUPPORTED, "Content-Type", "Content-Type %q is not valid", ct)
-		case mt == "application/json":
-			file = id + ".json"
-		case mt == "application/yaml" || mt == "text/yaml" || mt == "application/x-yaml":
-		default:
-			return "", nil, core.Errorf(core.EUNSUPPORTED, "Content-Type", "Content-Type %q is not supported (use application/yaml or application/json)", mt)
-		}
-	}
-	body, err = io.ReadAll(io.LimitReader(r.Body, maxDefinition+1))
+// audience returns the audience the request's path names: EUNAVAILABLE if
+// the server has no audiences, ENOTFOUND if there is none with that id.
+func (s *Server) audience(r *http.Request) (*catalog.AudienceDef, error) {
+	d, err := s.derived()
 	if err != nil {
-		return "", nil, core.Errorf(core.EINVALID, "body", "reading the body: %v", err)
+		return nil, err
 	}
-	if len(body) > maxDefinition {
-		return "", nil, core.Errorf(core.ETOOLARGE, "body", "a definition is at most %d bytes", maxDefinition)
-	}
-	return file, body, nil
-}
-
-// writeApplied answers a PUT: 201 with Location for a new version, 200 if
-// the definition equals the newest.
-func writeApplied(w http.ResponseWriter, location string, v any, created bool) {
-	st := http.StatusOK
-	if created {
-		st = http.StatusCreated
-		w.Header().Set("Location", location)
-	}
-	writeJSON(w, st, v)
+	return d.Audience(r.PathValue("id"))
 }
 
 // putTrait answers PUT /v1/traits/{name}: the body is one computed trait
@@ -265,15 +237,11 @@ func (s *Server) listAudiences(w http.ResponseWriter, r *http.Request) error {
 // its source, its first N members (by profile id) with their activation
 // traits, and its last refreshes, newest first.
 func (s *Server) getAudience(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.derived()
-	if err != nil {
-		return err
-	}
 	n, err := intParam(r, "preview", defaultPreview, 0, maxPreview)
 	if err != nil {
 		return err
 	}
-	def, err := d.Audience(r.PathValue("id"))
+	def, err := s.audience(r)
 	if err != nil {
 		return err
 	}
@@ -306,11 +274,7 @@ func (s *Server) getAudience(w http.ResponseWriter, r *http.Request) error {
 // refreshAudience answers POST /v1/audiences/{id}/refresh: it re-evaluates
 // the audience over every profile and answers once the changes committed.
 func (s *Server) refreshAudience(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.derived()
-	if err != nil {
-		return err
-	}
-	def, err := d.Audience(r.PathValue("id"))
+	def, err := s.audience(r)
 	if err != nil {
 		return err
 	}
@@ -326,11 +290,7 @@ func (s *Server) refreshAudience(w http.ResponseWriter, r *http.Request) error {
 // [&traits=a,b]: every member, streamed, with the chosen traits (the
 // audience's activation traits by default).
 func (s *Server) exportMembers(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.derived()
-	if err != nil {
-		return err
-	}
-	def, err := d.Audience(r.PathValue("id"))
+	def, err := s.audience(r)
 	if err != nil {
 		return err
 	}
@@ -491,15 +451,11 @@ func decodeValue(raw json.RawMessage) any {
 // it posts every member, a page at a time, to the audience's activation
 // webhook, signed with the secret in the environment variable it names.
 func (s *Server) activateAudience(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.derived()
-	if err != nil {
-		return err
-	}
 	pageSize, err := intParam(r, "pageSize", memberPage, 1, maxPageSize)
 	if err != nil {
 		return err
 	}
-	def, err := d.Audience(r.PathValue("id"))
+	def, err := s.audience(r)
 	if err != nil {
 		return err
 	}

@@ -10,8 +10,46 @@ import (
 	"github.com/overture-cjo/overture/internal/core"
 )
 
-// maxDefinition is the largest journey definition PUT accepts.
+// maxDefinition is the largest definition (journey, computed trait or
+// audience) a PUT accepts.
 const maxDefinition = 1 << 20
+
+// readDefinition reads a PUT body holding one definition file (YAML, or
+// JSON by Content-Type) and returns the file name errors will cite.
+func readDefinition(r *http.Request, id string) (file string, body []byte, err error) {
+	file = id + ".yaml"
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		switch {
+		case err != nil:
+			return "", nil, core.Errorf(core.EUNSUPPORTED, "Content-Type", "Content-Type %q is not valid", ct)
+		case mt == "application/json":
+			file = id + ".json"
+		case mt == "application/yaml" || mt == "text/yaml" || mt == "application/x-yaml":
+		default:
+			return "", nil, core.Errorf(core.EUNSUPPORTED, "Content-Type", "Content-Type %q is not supported (use application/yaml or application/json)", mt)
+		}
+	}
+	body, err = io.ReadAll(io.LimitReader(r.Body, maxDefinition+1))
+	if err != nil {
+		return "", nil, core.Errorf(core.EINVALID, "body", "reading the body: %v", err)
+	}
+	if len(body) > maxDefinition {
+		return "", nil, core.Errorf(core.ETOOLARGE, "body", "a definition is at most %d bytes", maxDefinition)
+	}
+	return file, body, nil
+}
+
+// writeApplied answers a PUT: 201 with Location for a new version, 200 if
+// the definition equals the newest.
+func writeApplied(w http.ResponseWriter, location string, v any, created bool) {
+	st := http.StatusOK
+	if created {
+		st = http.StatusCreated
+		w.Header().Set("Location", location)
+	}
+	writeJSON(w, st, v)
+}
 
 // journeys returns the catalog, or EUNAVAILABLE if the server has none.
 func (s *Server) journeys() (*catalog.Service, error) {
@@ -29,36 +67,15 @@ func (s *Server) putJourney(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := r.PathValue("id")
-	name := id + ".yaml"
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		switch {
-		case err != nil:
-			return core.Errorf(core.EUNSUPPORTED, "Content-Type", "Content-Type %q is not valid", ct)
-		case mt == "application/json":
-			name = id + ".json"
-		case mt == "application/yaml" || mt == "text/yaml" || mt == "application/x-yaml":
-		default:
-			return core.Errorf(core.EUNSUPPORTED, "Content-Type", "Content-Type %q is not supported (use application/yaml or application/json)", mt)
-		}
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxDefinition+1))
-	if err != nil {
-		return core.Errorf(core.EINVALID, "body", "reading the body: %v", err)
-	}
-	if len(body) > maxDefinition {
-		return core.Errorf(core.ETOOLARGE, "body", "a definition is at most %d bytes", maxDefinition)
-	}
-	a, err := js.Apply(r.Context(), id, name, body)
+	file, body, err := readDefinition(r, id)
 	if err != nil {
 		return err
 	}
-	st := http.StatusOK
-	if a.Created {
-		st = http.StatusCreated
-		w.Header().Set("Location", "/v1/journeys/"+a.ID)
+	a, err := js.Apply(r.Context(), id, file, body)
+	if err != nil {
+		return err
 	}
-	writeJSON(w, st, a)
+	writeApplied(w, "/v1/journeys/"+a.ID, a, a.Created)
 	return nil
 }
 

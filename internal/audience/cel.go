@@ -94,22 +94,22 @@ func (p *parser) compile(a *Audience, n *yaml.Node, path string) {
 	ast, iss := env.Compile(n.Value)
 	if iss != nil && iss.Err() != nil {
 		for _, ce := range iss.Errors() {
-			p.errs = append(p.errs, &Error{Pos: p.exprPos(n, ce.Location.Line(), ce.Location.Column()), Path: path, Message: ce.Message})
+			p.Errs = append(p.Errs, &Error{Pos: p.exprPos(n, ce.Location.Line(), ce.Location.Column()), Path: path, Message: ce.Message})
 		}
 		return
 	}
 	if k := ast.OutputType().Kind(); k != types.BoolKind && k != types.DynKind {
-		p.errorf(n, path, "condition must be bool, not %s", ast.OutputType())
+		p.Errorf(n, path, "condition must be bool, not %s", ast.OutputType())
 		return
 	}
-	before := len(p.errs)
+	before := len(p.Errs)
 	p.inspect(a, ast, n, path)
-	if len(p.errs) > before {
+	if len(p.Errs) > before {
 		return
 	}
 	prg, err := env.Program(ast, cel.CostLimit(CostLimit))
 	if err != nil {
-		p.errorf(n, path, "%v", err)
+		p.Errorf(n, path, "%v", err)
 		return
 	}
 	a.program = prg
@@ -147,9 +147,9 @@ func (p *parser) inspect(a *Audience, ast *cel.Ast, n *yaml.Node, path string) {
 			case arg.Kind() != celast.LiteralKind:
 				loc := info.GetStartLocation(e.ID()) // the call's '('
 				at := p.exprPos(n, loc.Line(), max(loc.Column()-len(inJourney), 0))
-				p.errs = append(p.errs, &Error{Pos: at, Path: path, Message: "in_journey takes a journey id as a string literal"})
+				p.Errs = append(p.Errs, &Error{Pos: at, Path: path, Message: "in_journey takes a journey id as a string literal"})
 			case !idPattern.MatchString(id):
-				p.errs = append(p.errs, &Error{Pos: pos, Path: path, Message: fmt.Sprintf("%q is not a journey id ([a-z0-9][a-z0-9_-]*)", id)})
+				p.Errs = append(p.Errs, &Error{Pos: pos, Path: path, Message: fmt.Sprintf("%q is not a journey id ([a-z0-9][a-z0-9_-]*)", id)})
 			default:
 				a.refs = append(a.refs, journeyRef{id: id, pos: pos})
 				if !seen[id] {
@@ -162,29 +162,13 @@ func (p *parser) inspect(a *Audience, ast *cel.Ast, n *yaml.Node, path string) {
 }
 
 // exprPos maps a line (1-based) and column (0-based) inside an expression
-// to the file. It is exact for one-line plain and quoted scalars (escapes
-// aside) and literal block scalars (|), approximate for folded ones (>).
+// to the file as journey.Reporter.ExprPos does, but exactly for literal
+// block scalars (|), whose lines start at their own indentation; folded
+// ones (>) stay approximate.
 func (p *parser) exprPos(n *yaml.Node, line, col int) Pos {
-	pos := p.pos(n)
-	line = max(line, 1)
-	col = max(col, 0)
-	switch n.Style {
-	case yaml.LiteralStyle:
-		pos.Line += line
-		pos.Column = p.indent(pos.Line) + col + 1
-	case yaml.FoldedStyle:
-		pos.Line += line
-		pos.Column += col
-	default:
-		if n.Style == yaml.SingleQuotedStyle || n.Style == yaml.DoubleQuotedStyle {
-			pos.Column++
-		}
-		if line == 1 {
-			pos.Column += col
-		} else {
-			pos.Line += line - 1
-			pos.Column = col + 1
-		}
+	pos := p.ExprPos(n, line, col)
+	if n.Style == yaml.LiteralStyle {
+		pos.Column = p.indent(pos.Line) + max(col, 0) + 1
 	}
 	return pos
 }

@@ -7,10 +7,8 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +36,7 @@ type Audience struct {
 	Schedule    string // cron spec (UTC), or ""
 	Traits      []string
 	Webhook     *Webhook // nil if none
+	Version     int      // the stored version it was loaded from (set by the catalog; 0 in files)
 
 	UsesNow      bool     // the condition reads `now`
 	UsesJourneys bool     // the condition calls in_journey
@@ -90,7 +89,7 @@ var (
 // audiences that had none (so a validator can check them further); a
 // file that cannot be read is returned as it is, alone.
 func Load(dir string) ([]*Audience, error) {
-	entries, err := os.ReadDir(dir)
+	files, err := journey.DefinitionFiles(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -100,16 +99,7 @@ func Load(dir string) ([]*Audience, error) {
 	var auds []*Audience
 	var errs ErrorList
 	byID := map[string]*Audience{}
-	for _, e := range entries { // sorted by name
-		if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		switch strings.ToLower(filepath.Ext(e.Name())) {
-		case ".yaml", ".yml", ".json":
-		default:
-			continue
-		}
-		file := filepath.Join(dir, e.Name())
+	for _, file := range files { // sorted by name
 		data, err := os.ReadFile(file)
 		if err != nil {
 			return nil, err
@@ -128,7 +118,7 @@ func Load(dir string) ([]*Audience, error) {
 		auds = append(auds, a)
 	}
 	if len(errs) > 0 {
-		sortErrors(errs)
+		errs.Sort()
 		return auds, errs
 	}
 	return auds, nil
@@ -138,51 +128,19 @@ func Load(dir string) ([]*Audience, error) {
 // names it in error positions. The error, if any, is an ErrorList naming
 // every problem, sorted by position.
 func Parse(file string, data []byte) (*Audience, error) {
-	p := &parser{file: file, lines: strings.Split(string(data), "\n")}
+	p := &parser{Reporter: journey.Reporter{File: file}, lines: strings.Split(string(data), "\n")}
 	a := p.parse(data)
-	if len(p.errs) > 0 {
-		sortErrors(p.errs)
-		return nil, p.errs
+	if len(p.Errs) > 0 {
+		p.Errs.Sort()
+		return nil, p.Errs
 	}
 	return a, nil
 }
 
-func sortErrors(l ErrorList) {
-	slices.SortStableFunc(l, func(a, b *Error) int {
-		if c := strings.Compare(a.File, b.File); c != 0 {
-			return c
-		}
-		if a.Line != b.Line {
-			return a.Line - b.Line
-		}
-		if a.Column != b.Column {
-			return a.Column - b.Column
-		}
-		if c := strings.Compare(a.Path, b.Path); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Message, b.Message)
-	})
-}
-
 type parser struct {
-	file  string
+	journey.Reporter
 	lines []string // the file's lines, for positions in block scalars
-	errs  ErrorList
 }
-
-func (p *parser) pos(n *yaml.Node) Pos {
-	if n == nil {
-		return Pos{File: p.file, Line: 1, Column: 1}
-	}
-	return Pos{File: p.file, Line: n.Line, Column: n.Column}
-}
-
-func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
-	p.errs = append(p.errs, &Error{Pos: p.pos(n), Path: path, Message: fmt.Sprintf(format, args...)})
-}
-
-var yamlLine = regexp.MustCompile(`^yaml: line ([0-9]+): `)
 
 // decode returns the document's root node, or nil after reporting why
 // there is none.
@@ -191,43 +149,23 @@ func (p *parser) decode(data []byte) *yaml.Node {
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			p.errorf(nil, "", "empty file")
+			p.Errorf(nil, "", "empty file")
 		} else {
-			p.yamlError(err)
+			p.YAMLError(err)
 		}
 		return nil
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
-		p.errorf(&extra, "", "more than one document: one audience per file")
+		p.Errorf(&extra, "", "more than one document: one audience per file")
 	} else if !errors.Is(err, io.EOF) {
-		p.yamlError(err)
+		p.YAMLError(err)
 	}
 	if len(doc.Content) == 0 {
-		p.errorf(nil, "", "empty file")
+		p.Errorf(nil, "", "empty file")
 		return nil
 	}
-	return resolve(doc.Content[0])
-}
-
-func (p *parser) yamlError(err error) {
-	msg := err.Error()
-	line := 1
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = msg[len(m[0]):]
-	} else {
-		msg = strings.TrimPrefix(msg, "yaml: ")
-	}
-	p.errs = append(p.errs, &Error{Pos: Pos{File: p.file, Line: line, Column: 1}, Message: "invalid YAML: " + msg})
-}
-
-// resolve follows aliases.
-func resolve(n *yaml.Node) *yaml.Node {
-	for n != nil && n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	return n
+	return journey.Resolve(doc.Content[0])
 }
 
 var (
@@ -241,15 +179,15 @@ var (
 func (p *parser) fields(n *yaml.Node, path string, known []string, f func(key string, k, v *yaml.Node)) {
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
-		fp := join(path, k.Value)
+		k, v := journey.Resolve(n.Content[i]), journey.Resolve(n.Content[i+1])
+		fp := journey.JoinPath(path, k.Value)
 		switch {
 		case k.Kind != yaml.ScalarNode:
-			p.errorf(k, path, "keys must be plain names")
+			p.Errorf(k, path, "keys must be plain names")
 		case !slices.Contains(known, k.Value):
-			p.errorf(k, fp, "unknown field (want %s)", strings.Join(known, ", "))
+			p.Errorf(k, fp, "unknown field (want %s)", strings.Join(known, ", "))
 		case seen[k.Value]:
-			p.errorf(k, fp, "repeated field")
+			p.Errorf(k, fp, "repeated field")
 		default:
 			seen[k.Value] = true
 			f(k.Value, k, v)
@@ -257,17 +195,10 @@ func (p *parser) fields(n *yaml.Node, path string, known []string, f func(key st
 	}
 }
 
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
 // str returns the string in scalar v, reporting anything else.
 func (p *parser) str(v *yaml.Node, path string) (string, bool) {
 	if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!str" {
-		p.errorf(v, path, "expected a string")
+		p.Errorf(v, path, "expected a string")
 		return "", false
 	}
 	return v.Value, true
@@ -276,7 +207,7 @@ func (p *parser) str(v *yaml.Node, path string) (string, bool) {
 // mapping reports whether v is a mapping, reporting it if not.
 func (p *parser) mapping(v *yaml.Node, path, want string) bool {
 	if v.Kind != yaml.MappingNode {
-		p.errorf(v, path, "expected a mapping with %s", want)
+		p.Errorf(v, path, "expected a mapping with %s", want)
 		return false
 	}
 	return true
@@ -288,19 +219,19 @@ func (p *parser) parse(data []byte) *Audience {
 		return nil
 	}
 	if root.Kind != yaml.MappingNode {
-		p.errorf(root, "", "expected a mapping with id and condition (one audience per file)")
+		p.Errorf(root, "", "expected a mapping with id and condition (one audience per file)")
 		return nil
 	}
-	a := &Audience{Realtime: true, Pos: p.pos(root)}
+	a := &Audience{Realtime: true, Pos: p.Pos(root)}
 	var id, cond *yaml.Node
 	p.fields(root, "", topFields, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "id":
 			id = v
 			if s, ok := p.str(v, key); ok {
-				a.ID, a.idPos = s, p.pos(v)
+				a.ID, a.idPos = s, p.Pos(v)
 				if !idPattern.MatchString(s) {
-					p.errorf(v, key, "%q is not a valid id: want lower-case letters, digits, _ and - ([a-z0-9][a-z0-9_-]*)", s)
+					p.Errorf(v, key, "%q is not a valid id: want lower-case letters, digits, _ and - ([a-z0-9][a-z0-9_-]*)", s)
 				}
 			}
 		case "name":
@@ -310,9 +241,9 @@ func (p *parser) parse(data []byte) *Audience {
 		case "condition":
 			cond = v
 			if s, ok := p.str(v, key); ok {
-				a.Condition, a.ConditionPos = s, p.pos(v)
+				a.Condition, a.ConditionPos = s, p.Pos(v)
 				if strings.TrimSpace(s) == "" {
-					p.errorf(v, key, "empty condition")
+					p.Errorf(v, key, "empty condition")
 				} else {
 					p.compile(a, v, key)
 				}
@@ -322,13 +253,13 @@ func (p *parser) parse(data []byte) *Audience {
 				a.Schedule = s
 				sched, err := parseSchedule(s)
 				if err != nil {
-					p.errorf(v, key, "%q is not a schedule: %v", s, err)
+					p.Errorf(v, key, "%q is not a schedule: %v", s, err)
 				}
 				a.sched = sched
 			}
 		case "realtime":
 			if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!bool" {
-				p.errorf(v, key, "expected true or false")
+				p.Errorf(v, key, "expected true or false")
 			} else {
 				_ = v.Decode(&a.Realtime)
 			}
@@ -337,10 +268,10 @@ func (p *parser) parse(data []byte) *Audience {
 		}
 	})
 	if id == nil {
-		p.errorf(root, "id", "required")
+		p.Errorf(root, "id", "required")
 	}
 	if cond == nil {
-		p.errorf(root, "condition", "required")
+		p.Errorf(root, "condition", "required")
 	}
 	slices.Sort(a.Journeys)
 	return a
@@ -351,24 +282,24 @@ func (p *parser) activation(a *Audience, n *yaml.Node, path string) {
 		return
 	}
 	p.fields(n, path, activationFields, func(key string, k, v *yaml.Node) {
-		fp := join(path, key)
+		fp := journey.JoinPath(path, key)
 		switch key {
 		case "traits":
 			if v.Kind != yaml.SequenceNode {
-				p.errorf(v, fp, "expected a list of trait names")
+				p.Errorf(v, fp, "expected a list of trait names")
 				return
 			}
 			seen := map[string]bool{}
 			for i, item := range v.Content {
 				ip := fmt.Sprintf("%s[%d]", fp, i)
-				item = resolve(item)
+				item = journey.Resolve(item)
 				s, ok := p.str(item, ip)
 				switch {
 				case !ok:
 				case s == "":
-					p.errorf(item, ip, "empty trait name")
+					p.Errorf(item, ip, "empty trait name")
 				case seen[s]:
-					p.errorf(item, ip, "%q is listed twice", s)
+					p.Errorf(item, ip, "%q is listed twice", s)
 				default:
 					seen[s] = true
 					a.Traits = append(a.Traits, s)
@@ -387,7 +318,7 @@ func (p *parser) webhook(n *yaml.Node, path string) *Webhook {
 	w := &Webhook{}
 	var hasURL bool
 	p.fields(n, path, webhookFields, func(key string, k, v *yaml.Node) {
-		fp := join(path, key)
+		fp := journey.JoinPath(path, key)
 		hasURL = hasURL || key == "url"
 		s, ok := p.str(v, fp)
 		if !ok {
@@ -397,17 +328,17 @@ func (p *parser) webhook(n *yaml.Node, path string) *Webhook {
 		case "url":
 			w.URL = s
 			if u, err := url.Parse(s); err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-				p.errorf(v, fp, "%q is not an http or https URL", s)
+				p.Errorf(v, fp, "%q is not an http or https URL", s)
 			}
 		case "secret_env":
 			w.SecretEnv = s
 			if !envPattern.MatchString(s) {
-				p.errorf(v, fp, "%q is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*); give the variable's name, not the secret", s)
+				p.Errorf(v, fp, "%q is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*); give the variable's name, not the secret", s)
 			}
 		}
 	})
 	if !hasURL {
-		p.errorf(n, join(path, "url"), "required")
+		p.Errorf(n, journey.JoinPath(path, "url"), "required")
 	}
 	return w
 }

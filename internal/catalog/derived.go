@@ -59,6 +59,8 @@ func OpenDerived(ctx context.Context, store core.Store, clock core.Clock, log *s
 		a, err := audience.Parse(fmt.Sprintf("audience %s@%d", v.ID, v.Version), []byte(v.Source))
 		if err != nil {
 			log.Error("stored audience does not parse", "audience", v.ID, "version", v.Version, "err", err)
+		} else {
+			a.Version = v.Version
 		}
 		d.audiences[v.ID] = &derived[*audience.Audience]{version: v, def: a}
 	}
@@ -181,6 +183,7 @@ func (d *Derived) ApplyAudience(ctx context.Context, id, file string, source []b
 		return Applied{}, err
 	}
 	if created {
+		a.Version = v.Version
 		d.audiences[a.ID] = &derived[*audience.Audience]{version: v, def: a}
 		if err := d.publishAudiences(); err != nil {
 			return Applied{}, err

@@ -331,37 +331,18 @@ func (s *Set) Value(st *State, name string, now time.Time) any {
 // built before, to which the missing fields are added.
 func eventMap(ev map[string]any, e *core.Event, need fieldSet) map[string]any {
 	if ev == nil {
-		ev = map[string]any{
-			"type":        e.Type,
-			"event":       e.Event,
-			"name":        e.Name,
-			"messageId":   e.MessageID,
-			"userId":      e.UserID,
-			"anonymousId": e.AnonymousID,
-			"timestamp":   e.Timestamp,
-			"properties":  map[string]any{},
-			"traits":      map[string]any{},
-			"context":     map[string]any{},
-		}
+		ev = core.EventMapWith(e, map[string]any{}, map[string]any{}, map[string]any{})
 	}
 	if need&needProperties != 0 {
-		ev["properties"] = decodeObject(e.Properties)
+		ev["properties"] = core.DecodeObject(e.Properties)
 	}
 	if need&needTraits != 0 {
-		ev["traits"] = decodeObject(e.Traits)
+		ev["traits"] = core.DecodeObject(e.Traits)
 	}
 	if need&needContext != 0 {
-		ev["context"] = decodeObject(e.Context)
+		ev["context"] = core.DecodeObject(e.Context)
 	}
 	return ev
-}
-
-func decodeObject(raw json.RawMessage) map[string]any {
-	m := map[string]any{}
-	if len(raw) > 0 {
-		_ = json.Unmarshal(raw, &m)
-	}
-	return m
 }
 
 // lookup follows a dotted path through nested objects.

@@ -9,10 +9,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -117,17 +115,17 @@ var celEnv = sync.OnceValues(func() (*cel.Env, error) {
 // Parse compiles the trait definitions in data, a YAML file called name
 // (used in error messages). It returns an ErrorList naming every problem.
 func Parse(name string, data []byte) (*Set, error) {
-	p := &parser{file: name}
+	p := &parser{Reporter: journey.Reporter{File: name}}
 	set := p.parse(data)
-	if len(p.errs) > 0 {
-		sort.SliceStable(p.errs, func(i, j int) bool {
-			a, b := p.errs[i], p.errs[j]
+	if len(p.Errs) > 0 {
+		sort.SliceStable(p.Errs, func(i, j int) bool {
+			a, b := p.Errs[i], p.Errs[j]
 			if a.Line != b.Line {
 				return a.Line < b.Line
 			}
 			return a.Column < b.Column
 		})
-		return nil, p.errs
+		return nil, p.Errs
 	}
 	return set, nil
 }
@@ -136,7 +134,7 @@ func Parse(name string, data []byte) (*Set, error) {
 // traits file) into one set; a name declared in two files is an error. A
 // missing dir gives an empty set. Problems come back as one ErrorList.
 func Load(dir string) (*Set, error) {
-	entries, err := os.ReadDir(dir)
+	files, err := journey.DefinitionFiles(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &Set{byName: map[string]*Trait{}}, nil
 	}
@@ -145,16 +143,7 @@ func Load(dir string) (*Set, error) {
 	}
 	all := &Set{byName: map[string]*Trait{}}
 	var errs ErrorList
-	for _, e := range entries {
-		switch strings.ToLower(filepath.Ext(e.Name())) {
-		case ".yaml", ".yml", ".json":
-		default:
-			continue
-		}
-		if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		file := filepath.Join(dir, e.Name())
+	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			return nil, err
@@ -186,24 +175,24 @@ func Load(dir string) (*Set, error) {
 // the fields of an item of a traits file (name, aggregate, event, filter,
 // property, window). The API stores traits one at a time in this form.
 func ParseTrait(name string, data []byte) (*Trait, error) {
-	p := &parser{file: name}
+	p := &parser{Reporter: journey.Reporter{File: name}}
 	var doc yaml.Node
 	err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc)
 	switch {
 	case errors.Is(err, io.EOF):
-		p.errorf(nil, "", "empty definition: expected a trait")
+		p.Errorf(nil, "", "empty definition: expected a trait")
 	case err != nil:
-		p.errorf(nil, "", "%v", err)
+		p.Errorf(nil, "", "%v", err)
 	}
 	var t *Trait
-	if len(p.errs) == 0 {
+	if len(p.Errs) == 0 {
 		t = p.trait(doc.Content[0], "")
 	}
-	if len(p.errs) > 0 {
-		for _, e := range p.errs {
+	if len(p.Errs) > 0 {
+		for _, e := range p.Errs {
 			e.Path = strings.TrimPrefix(e.Path, ".")
 		}
-		return nil, p.errs
+		return nil, p.Errs
 	}
 	return t, nil
 }
@@ -242,56 +231,41 @@ func (t *Trait) Source() string {
 }
 
 type parser struct {
-	file string
-	errs ErrorList
+	journey.Reporter
 }
-
-func (p *parser) pos(n *yaml.Node) Pos {
-	if n == nil {
-		return Pos{File: p.file, Line: 1, Column: 1}
-	}
-	return Pos{File: p.file, Line: n.Line, Column: n.Column}
-}
-
-func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
-	p.errs = append(p.errs, &Error{Pos: p.pos(n), Path: path, Message: fmt.Sprintf(format, args...)})
-}
-
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 func (p *parser) parse(data []byte) *Set {
 	set := &Set{byName: map[string]*Trait{}}
 	var doc yaml.Node
 	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			p.errorf(nil, "", "empty file: expected traits:")
+			p.Errorf(nil, "", "empty file: expected traits:")
 			return set
 		}
-		pos, msg := p.pos(nil), err.Error()
-		if m := yamlLine.FindStringSubmatch(msg); m != nil {
-			pos.Line, _ = strconv.Atoi(m[1])
-			msg = m[2]
+		pos, msg := p.Pos(nil), err.Error()
+		if line, rest, ok := journey.YAMLErrorLine(err); ok {
+			pos.Line, msg = line, rest
 		}
-		p.errs = append(p.errs, &Error{Pos: pos, Message: msg})
+		p.Errs = append(p.Errs, &Error{Pos: pos, Message: msg})
 		return set
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		p.errorf(root, "", "expected a mapping with traits:")
+		p.Errorf(root, "", "expected a mapping with traits:")
 		return set
 	}
 	var list *yaml.Node
 	p.fields(root, "", []string{"traits"}, func(key string, k, v *yaml.Node) { list = v })
 	if list == nil {
-		p.errorf(root, "traits", "required")
+		p.Errorf(root, "traits", "required")
 		return set
 	}
 	if list.Kind != yaml.SequenceNode {
-		p.errorf(list, "traits", "expected a list of traits")
+		p.Errorf(list, "traits", "expected a list of traits")
 		return set
 	}
 	if len(list.Content) == 0 {
-		p.errorf(list, "traits", "no traits declared")
+		p.Errorf(list, "traits", "no traits declared")
 	}
 	seen := map[string]Pos{}
 	for i, item := range list.Content {
@@ -301,7 +275,7 @@ func (p *parser) parse(data []byte) *Set {
 			continue
 		}
 		if prev, ok := seen[t.Name]; ok {
-			p.errorf(item, path+".name", "%q is already declared at line %d", t.Name, prev.Line)
+			p.Errorf(item, path+".name", "%q is already declared at line %d", t.Name, prev.Line)
 			continue
 		}
 		seen[t.Name] = t.Pos
@@ -317,17 +291,14 @@ func (p *parser) fields(n *yaml.Node, path string, known []string, f func(key st
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		fp := k.Value
-		if path != "" {
-			fp = path + "." + k.Value
-		}
+		fp := journey.JoinPath(path, k.Value)
 		switch {
 		case k.Kind != yaml.ScalarNode:
-			p.errorf(k, path, "keys must be plain names")
+			p.Errorf(k, path, "keys must be plain names")
 		case !contains(known, k.Value):
-			p.errorf(k, fp, "unknown field (%s)", strings.Join(known, ", "))
+			p.Errorf(k, fp, "unknown field (%s)", strings.Join(known, ", "))
 		case seen[k.Value]:
-			p.errorf(k, fp, "repeated")
+			p.Errorf(k, fp, "repeated")
 		default:
 			seen[k.Value] = true
 			f(k.Value, k, v)
@@ -349,35 +320,35 @@ var traitFields = []string{"name", "aggregate", "event", "filter", "property", "
 // trait compiles one list item; nil if it is too broken to use.
 func (p *parser) trait(n *yaml.Node, path string) *Trait {
 	if n.Kind != yaml.MappingNode {
-		p.errorf(n, path, "expected a mapping with name, aggregate, window")
+		p.Errorf(n, path, "expected a mapping with name, aggregate, window")
 		return nil
 	}
-	before := len(p.errs)
-	t := &Trait{Pos: p.pos(n)}
+	before := len(p.Errs)
+	t := &Trait{Pos: p.Pos(n)}
 	vals := map[string]*yaml.Node{}
 	p.fields(n, path, traitFields, func(key string, k, v *yaml.Node) {
 		if v.Kind != yaml.ScalarNode {
-			p.errorf(v, path+"."+key, "expected a string")
+			p.Errorf(v, path+"."+key, "expected a string")
 			return
 		}
 		vals[key] = v
 	})
-	if len(p.errs) > before {
+	if len(p.Errs) > before {
 		return nil
 	}
 	if v := vals["name"]; v == nil {
-		p.errorf(n, path+".name", "required")
+		p.Errorf(n, path+".name", "required")
 	} else if t.Name = v.Value; !namePattern.MatchString(t.Name) {
-		p.errorf(v, path+".name", "%q must match ^[a-z][a-z0-9_]*$", t.Name)
+		p.Errorf(v, path+".name", "%q must match ^[a-z][a-z0-9_]*$", t.Name)
 	}
 	if v := vals["aggregate"]; v == nil {
-		p.errorf(n, path+".aggregate", "required")
+		p.Errorf(n, path+".aggregate", "required")
 	} else if t.Aggregate = Aggregate(v.Value); !contains(aggregateNames(), v.Value) {
-		p.errorf(v, path+".aggregate", "unknown aggregate %q (%s)", v.Value, strings.Join(aggregateNames(), ", "))
+		p.Errorf(v, path+".aggregate", "unknown aggregate %q (%s)", v.Value, strings.Join(aggregateNames(), ", "))
 	}
 	if t.Aggregate == Expression {
 		p.expression(t, n, path, vals)
-		if len(p.errs) > before {
+		if len(p.Errs) > before {
 			return nil
 		}
 		h := fnv.New32a()
@@ -386,11 +357,11 @@ func (p *parser) trait(n *yaml.Node, path string) *Trait {
 		return t
 	}
 	if v := vals["expression"]; v != nil {
-		p.errorf(v, path+".expression", "only for aggregate: expression")
+		p.Errorf(v, path+".expression", "only for aggregate: expression")
 	}
 	if v := vals["event"]; v != nil {
 		if t.Event = v.Value; t.Event == "" {
-			p.errorf(v, path+".event", "empty event name")
+			p.Errorf(v, path+".event", "empty event name")
 		}
 	}
 	if v := vals["filter"]; v != nil {
@@ -398,7 +369,7 @@ func (p *parser) trait(n *yaml.Node, path string) *Trait {
 		t.program, t.needs = p.compile(v, path+".filter")
 	}
 	if vals["event"] == nil && vals["filter"] == nil {
-		p.errorf(n, path, "give event, filter or both")
+		p.Errorf(n, path, "give event, filter or both")
 	}
 	if v := vals["property"]; v != nil {
 		t.Property = v.Value
@@ -406,23 +377,23 @@ func (p *parser) trait(n *yaml.Node, path string) *Trait {
 		t.needs |= fieldOf(t.path[0])
 		switch {
 		case !contains(eventFields, t.path[0]):
-			p.errorf(v, path+".property", "%q must start with one of %s", v.Value, strings.Join(eventFields, ", "))
+			p.Errorf(v, path+".property", "%q must start with one of %s", v.Value, strings.Join(eventFields, ", "))
 		case contains(t.path[1:], ""):
-			p.errorf(v, path+".property", "%q has an empty part", v.Value)
+			p.Errorf(v, path+".property", "%q has an empty part", v.Value)
 		}
 	} else if t.Aggregate.needsProperty() {
-		p.errorf(n, path+".property", "required for %s", t.Aggregate)
+		p.Errorf(n, path+".property", "required for %s", t.Aggregate)
 	}
 	if v := vals["window"]; v == nil {
-		p.errorf(n, path+".window", "required")
+		p.Errorf(n, path+".window", "required")
 	} else if d, err := journey.ParseDuration(v.Value); err != nil {
-		p.errorf(v, path+".window", "%v", err)
+		p.Errorf(v, path+".window", "%v", err)
 	} else {
 		t.Window = d
 		t.width = max(1, int64((d+time.Duration(Buckets)*time.Second-1)/(time.Duration(Buckets)*time.Second)))
 		t.span = int64((d + time.Duration(t.width)*time.Second - 1) / (time.Duration(t.width) * time.Second))
 	}
-	if len(p.errs) > before {
+	if len(p.Errs) > before {
 		return nil
 	}
 	h := fnv.New32a()
@@ -446,12 +417,12 @@ func aggregateNames() []string {
 func (p *parser) expression(t *Trait, n *yaml.Node, path string, vals map[string]*yaml.Node) {
 	for _, k := range []string{"event", "filter", "property", "window"} {
 		if v := vals[k]; v != nil {
-			p.errorf(v, path+"."+k, "not used by aggregate: expression")
+			p.Errorf(v, path+"."+k, "not used by aggregate: expression")
 		}
 	}
 	v := vals["expression"]
 	if v == nil {
-		p.errorf(n, path+".expression", "required for aggregate: expression")
+		p.Errorf(n, path+".expression", "required for aggregate: expression")
 		return
 	}
 	t.Expr = v.Value
@@ -461,11 +432,11 @@ func (p *parser) expression(t *Trait, n *yaml.Node, path string, vals map[string
 	}
 	ast, iss := env.Compile(v.Value)
 	if iss != nil && iss.Err() != nil {
-		p.errorf(v, path+".expression", "%s", strings.TrimSpace(iss.Err().Error()))
+		p.Errorf(v, path+".expression", "%s", strings.TrimSpace(iss.Err().Error()))
 		return
 	}
 	if t.program, err = env.Program(ast, cel.CostLimit(CostLimit)); err != nil {
-		p.errorf(v, path+".expression", "%v", err)
+		p.Errorf(v, path+".expression", "%v", err)
 	}
 }
 
@@ -481,27 +452,20 @@ func (p *parser) compile(n *yaml.Node, path string) (cel.Program, fieldSet) {
 	ast, iss := env.Compile(n.Value)
 	if iss != nil && iss.Err() != nil {
 		for _, ce := range iss.Errors() {
-			pos := p.pos(n)
-			if n.Style == yaml.SingleQuotedStyle || n.Style == yaml.DoubleQuotedStyle {
-				pos.Column++
-			}
-			if l := ce.Location.Line(); l <= 1 {
-				pos.Column += max(ce.Location.Column(), 0)
-			} else {
-				pos.Line += l - 1
-				pos.Column = ce.Location.Column() + 1
-			}
-			p.errs = append(p.errs, &Error{Pos: pos, Path: path, Message: ce.Message})
+			// A filter is placed as if it were an inline scalar, block
+			// scalars too.
+			pos := p.InlinePos(n, ce.Location.Line(), ce.Location.Column())
+			p.Errs = append(p.Errs, &Error{Pos: pos, Path: path, Message: ce.Message})
 		}
 		return nil, 0
 	}
 	if k := ast.OutputType().Kind(); k != types.BoolKind && k != types.DynKind {
-		p.errorf(n, path, "filter must be bool, not %s", ast.OutputType())
+		p.Errorf(n, path, "filter must be bool, not %s", ast.OutputType())
 		return nil, 0
 	}
 	prg, err := env.Program(ast, cel.CostLimit(CostLimit))
 	if err != nil {
-		p.errorf(n, path, "%v", err)
+		p.Errorf(n, path, "%v", err)
 		return nil, 0
 	}
 	return prg, readsFields(ast)

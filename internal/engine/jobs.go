@@ -167,7 +167,7 @@ func (e *Engine) Refresh(ctx context.Context, id, trigger string) (*core.Refresh
 	mu := e.refreshLock(id)
 	mu.Lock()
 	defer mu.Unlock()
-	r := &core.Refresh{Audience: id, Trigger: trigger, StartedAt: e.opts.Clock.Now()}
+	r := &core.Refresh{Audience: id, Version: aud.Version, Trigger: trigger, StartedAt: e.opts.Clock.Now()}
 	every := false
 	if m := e.machine.Load(); m != nil {
 		every = m.Catalog().AudienceRefreshed(id)

@@ -10,16 +10,16 @@ import (
 
 // build turns a schema-valid document into a Definition, parsing
 // durations and compiling CEL expressions as it goes (problems go to
-// p.errs).
+// p.Errs).
 func (p *parser) build(root *yaml.Node) *Definition {
 	d := &Definition{
-		File:     p.file,
+		File:     p.File,
 		Priority: DefaultPriority,
 		Steps:    map[string]*Step{},
 		Entry:    Entry{MaxConcurrent: DefaultMaxConcurrent, Reentry: Reentry{Mode: ReentryNever}},
 	}
 	idNode, _ := field(root, "id")
-	d.idPos = p.pos(idNode)
+	d.idPos = p.Pos(idNode)
 	d.ID = str(root, "id")
 	d.Name = str(root, "name")
 	d.Description = str(root, "description")
@@ -33,7 +33,7 @@ func (p *parser) build(root *yaml.Node) *Definition {
 	entry := fieldVal(root, "entry")
 	trig := fieldVal(entry, "trigger")
 	d.Entry.Trigger.Event = str(trig, "event")
-	d.Entry.Trigger.Pos = p.pos(trig)
+	d.Entry.Trigger.Pos = p.Pos(trig)
 	if aud := str(trig, "audience"); aud != "" {
 		d.Entry.Trigger.Audience = aud
 		d.Entry.Trigger.On = TriggerOnEnter
@@ -69,15 +69,15 @@ func (p *parser) build(root *yaml.Node) *Definition {
 	}
 	if ex := fieldVal(root, "exit"); ex != nil {
 		for i, item := range ex.Content {
-			item = resolve(item)
+			item = Resolve(item)
 			d.Exit = append(d.Exit, Exit{Event: str(item, "event"), Condition: p.condition(item, "condition", indexPath("exit", i))})
 		}
 	}
 
 	steps := fieldVal(root, "steps")
 	for i := 0; i+1 < len(steps.Content); i += 2 {
-		name := resolve(steps.Content[i]).Value
-		s := p.step(name, resolve(steps.Content[i+1]), joinPath("steps", name), d)
+		name := Resolve(steps.Content[i]).Value
+		s := p.step(name, Resolve(steps.Content[i+1]), JoinPath("steps", name), d)
 		d.Steps[name] = s
 		d.StepOrder = append(d.StepOrder, name)
 	}
@@ -96,7 +96,7 @@ func (p *parser) step(name string, n *yaml.Node, path string, d *Definition) *St
 			tod := &TimeOfDay{Hour: int(t[0]-'0')*10 + int(t[1]-'0'), Minute: int(t[3]-'0')*10 + int(t[4]-'0')}
 			if wd := fieldVal(u, "weekdays"); wd != nil {
 				for _, w := range wd.Content {
-					tod.Weekdays = append(tod.Weekdays, weekdays[resolve(w).Value])
+					tod.Weekdays = append(tod.Weekdays, weekdays[Resolve(w).Value])
 				}
 			}
 			s.Until = tod
@@ -108,17 +108,17 @@ func (p *parser) step(name string, n *yaml.Node, path string, d *Definition) *St
 		s.OnEvent, s.OnTimeout = str(n, "on_event"), str(n, "on_timeout")
 	case StepBranch:
 		for i, c := range fieldVal(n, "cases").Content {
-			c = resolve(c)
-			s.Cases = append(s.Cases, Case{When: p.condition(c, "when", indexPath(joinPath(path, "cases"), i)), Next: str(c, "next")})
+			c = Resolve(c)
+			s.Cases = append(s.Cases, Case{When: p.condition(c, "when", indexPath(JoinPath(path, "cases"), i)), Next: str(c, "next")})
 		}
 		s.Default = str(n, "default")
 	case StepSplit:
 		for _, b := range fieldVal(n, "branches").Content {
-			b = resolve(b)
+			b = Resolve(b)
 			s.Branches = append(s.Branches, Branch{Weight: integer(fieldVal(b, "weight")), Next: str(b, "next")})
 		}
 	case StepUpdateProfile:
-		s.Set = p.assigns(fieldVal(n, "set"), joinPath(path, "set"), envStep)
+		s.Set = p.assigns(fieldVal(n, "set"), JoinPath(path, "set"), envStep)
 	case StepWebhook:
 		s.URL = str(n, "url")
 		s.Method = str(n, "method")
@@ -130,12 +130,12 @@ func (p *parser) step(name string, n *yaml.Node, path string, d *Definition) *St
 		if fieldVal(n, "timeout") != nil {
 			s.Timeout = p.duration(n, "timeout", path)
 		}
-		s.Capture = p.assigns(fieldVal(n, "capture"), joinPath(path, "capture"), envResponse)
+		s.Capture = p.assigns(fieldVal(n, "capture"), JoinPath(path, "capture"), envResponse)
 		s.OnError = str(n, "on_error")
 	case StepEnterJourney:
 		s.Journey = str(n, "journey")
 		v, _ := field(n, "journey")
-		d.enters = append(d.enters, ref{id: s.Journey, pos: p.pos(v), path: joinPath(path, "journey")})
+		d.enters = append(d.enters, ref{id: s.Journey, pos: p.Pos(v), path: JoinPath(path, "journey")})
 	case StepExit:
 		s.Reason = str(n, "reason")
 	}
@@ -178,7 +178,7 @@ func (p *parser) duration(n *yaml.Node, key, path string) time.Duration {
 	}
 	d, err := ParseDuration(v.Value)
 	if err != nil {
-		p.errorf(v, joinPath(path, key), "%v", err)
+		p.Errorf(v, JoinPath(path, key), "%v", err)
 	}
 	return d
 }
@@ -190,8 +190,8 @@ func (p *parser) assigns(n *yaml.Node, path string, env envKind) []Assign {
 	}
 	var out []Assign
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		name := resolve(n.Content[i]).Value
-		out = append(out, Assign{Name: name, Expr: p.compile(resolve(n.Content[i+1]), joinPath(path, name), env, false)})
+		name := Resolve(n.Content[i]).Value
+		out = append(out, Assign{Name: name, Expr: p.compile(Resolve(n.Content[i+1]), JoinPath(path, name), env, false)})
 	}
 	return out
 }
@@ -205,5 +205,5 @@ func (p *parser) expression(n *yaml.Node, key, path string, env envKind, boolean
 	if v == nil {
 		return nil
 	}
-	return p.compile(v, joinPath(path, key), env, boolean)
+	return p.compile(v, JoinPath(path, key), env, boolean)
 }

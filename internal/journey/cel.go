@@ -43,7 +43,7 @@ var envs = sync.OnceValues(func() ([2]*cel.Env, error) {
 // condition (boolean) must have type bool, or dyn (a field of event,
 // profile or journey, checked when it runs).
 func (p *parser) compile(n *yaml.Node, path string, kind envKind, boolean bool) *Expr {
-	e := &Expr{Source: n.Value, Pos: p.pos(n), Path: path}
+	e := &Expr{Source: n.Value, Pos: p.Pos(n), Path: path}
 	all, err := envs()
 	if err != nil {
 		panic("journey: CEL environment: " + err.Error())
@@ -55,54 +55,25 @@ func (p *parser) compile(n *yaml.Node, path string, kind envKind, boolean bool) 
 	ast, iss := env.Compile(n.Value)
 	if iss != nil && iss.Err() != nil {
 		for _, ce := range iss.Errors() {
-			p.errs = append(p.errs, &Error{Pos: p.exprPos(n, ce.Location.Line(), ce.Location.Column()), Path: path, Message: ce.Message})
+			p.Errs = append(p.Errs, &Error{Pos: p.ExprPos(n, ce.Location.Line(), ce.Location.Column()), Path: path, Message: ce.Message})
 		}
 		return e
 	}
 	if boolean {
 		t := ast.OutputType()
 		if t.Kind() != types.BoolKind && t.Kind() != types.DynKind {
-			p.errorf(n, path, "condition must be bool, not %s", t)
+			p.Errorf(n, path, "condition must be bool, not %s", t)
 			return e
 		}
 	}
 	p.collectJourneyRefs(ast, n, path)
 	prg, err := env.Program(ast, cel.CostLimit(CostLimit))
 	if err != nil {
-		p.errorf(n, path, "%v", err)
+		p.Errorf(n, path, "%v", err)
 		return e
 	}
 	e.program = prg
 	return e
-}
-
-// exprPos maps a line (1-based) and column (0-based) inside an expression
-// to the file. It is exact for one-line plain and quoted scalars (escapes
-// aside) and approximate for block scalars.
-func (p *parser) exprPos(n *yaml.Node, line, col int) Pos {
-	pos := p.pos(n)
-	if line < 1 {
-		line = 1
-	}
-	if col < 0 {
-		col = 0
-	}
-	switch n.Style {
-	case yaml.LiteralStyle, yaml.FoldedStyle:
-		pos.Line += line
-		pos.Column += col
-	default:
-		if n.Style == yaml.SingleQuotedStyle || n.Style == yaml.DoubleQuotedStyle {
-			pos.Column++
-		}
-		if line == 1 {
-			pos.Column += col
-		} else {
-			pos.Line += line - 1
-			pos.Column = col + 1
-		}
-	}
-	return pos
 }
 
 // varRef is a use of journey.NAME in an expression.
@@ -126,6 +97,6 @@ func (p *parser) collectJourneyRefs(a *cel.Ast, n *yaml.Node, path string) {
 			return
 		}
 		loc := info.GetStartLocation(sel.Operand().ID())
-		p.journeyRefs = append(p.journeyRefs, varRef{name: sel.FieldName(), pos: p.exprPos(n, loc.Line(), loc.Column()), path: path})
+		p.journeyRefs = append(p.journeyRefs, varRef{name: sel.FieldName(), pos: p.ExprPos(n, loc.Line(), loc.Column()), path: path})
 	}))
 }

@@ -19,7 +19,7 @@ func (p *parser) check(root *yaml.Node, d *Definition) {
 		if _, ok := d.Steps[n.Value]; ok {
 			return true
 		}
-		p.errorf(n, path, "no step named %q", n.Value)
+		p.Errorf(n, path, "no step named %q", n.Value)
 		return false
 	}
 	p.checkJourneyRefs(d)
@@ -27,19 +27,19 @@ func (p *parser) check(root *yaml.Node, d *Definition) {
 
 	steps := fieldVal(root, "steps")
 	for i := 0; i+1 < len(steps.Content); i += 2 {
-		name := resolve(steps.Content[i]).Value
-		sn := resolve(steps.Content[i+1])
-		path := joinPath("steps", name)
+		name := Resolve(steps.Content[i]).Value
+		sn := Resolve(steps.Content[i+1])
+		path := JoinPath("steps", name)
 		for _, f := range targetFields {
 			if v := fieldVal(sn, f); v != nil {
-				exists(v, joinPath(path, f))
+				exists(v, JoinPath(path, f))
 			}
 		}
 		for _, list := range []string{"cases", "branches"} {
 			if l := fieldVal(sn, list); l != nil {
 				for j, item := range l.Content {
 					if v := fieldVal(item, "next"); v != nil {
-						exists(v, joinPath(indexPath(joinPath(path, list), j), "next"))
+						exists(v, JoinPath(indexPath(JoinPath(path, list), j), "next"))
 					}
 				}
 			}
@@ -65,9 +65,9 @@ func (p *parser) check(root *yaml.Node, d *Definition) {
 		}
 	}
 	for i := 0; i+1 < len(steps.Content); i += 2 {
-		k := resolve(steps.Content[i])
+		k := Resolve(steps.Content[i])
 		if !seen[k.Value] {
-			p.errorf(k, joinPath("steps", k.Value), "step is not reachable from start step %q", d.Start)
+			p.Errorf(k, JoinPath("steps", k.Value), "step is not reachable from start step %q", d.Start)
 		}
 	}
 }
@@ -95,7 +95,7 @@ func (p *parser) checkJourneyRefs(d *Definition) {
 	}
 	for _, r := range p.journeyRefs {
 		if !declared[r.name] {
-			p.errs = append(p.errs, &Error{Pos: r.pos, Path: r.path,
+			p.Errs = append(p.Errs, &Error{Pos: r.pos, Path: r.path,
 				Message: fmt.Sprintf("journey.%s: no such journey variable (%s)", r.name, known)})
 		}
 	}

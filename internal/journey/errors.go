@@ -42,7 +42,9 @@ func (l ErrorList) Error() string {
 	return strings.Join(s, "\n")
 }
 
-func (l ErrorList) sort() {
+// Sort sorts the problems by file, line, column, field path and message,
+// keeping the order of equal ones.
+func (l ErrorList) Sort() {
 	sort.SliceStable(l, func(i, j int) bool {
 		a, b := l[i], l[j]
 		if a.File != b.File {
@@ -66,6 +68,6 @@ func (l ErrorList) err() error {
 	if len(l) == 0 {
 		return nil
 	}
-	l.sort()
+	l.Sort()
 	return l
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,6 +20,18 @@ import (
 // filepath.Join(dir, name). On any problem it returns an ErrorList with all
 // of them, sorted by file and line.
 func Load(dir string) ([]*Definition, error) {
+	files, err := DefinitionFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	return loadFiles(files)
+}
+
+// DefinitionFiles lists the definition files directly in dir: those named
+// *.yaml, *.yml or *.json (in any case) that are not directories and do not
+// start with a dot, as filepath.Join(dir, name), sorted by name. The error
+// is os.ReadDir's.
+func DefinitionFiles(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
@@ -35,7 +46,7 @@ func Load(dir string) ([]*Definition, error) {
 			files = append(files, filepath.Join(dir, e.Name()))
 		}
 	}
-	return loadFiles(files)
+	return files, nil
 }
 
 func loadFiles(files []string) ([]*Definition, error) {
@@ -89,44 +100,30 @@ func checkDirectory(defs []*Definition) ErrorList {
 	return errs
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line ([0-9]+): `)
-
 // Parse reads one journey definition (YAML or JSON) named name (used in
 // error positions). It checks the file alone: schema, step graph,
 // durations and CEL; Load adds the checks across files. A *Definition is
 // returned only when there is no error; the error is an ErrorList.
 func Parse(name string, data []byte) (*Definition, error) {
-	p := &parser{file: name}
+	p := &parser{Reporter: Reporter{File: name}}
 	root, err := p.decode(data)
 	if err != nil {
 		return nil, err
 	}
 	if !p.validateSchema(root) {
-		return nil, p.errs.err()
+		return nil, p.Errs.err()
 	}
 	d := p.build(root)
 	p.check(root, d)
-	if err := p.errs.err(); err != nil {
+	if err := p.Errs.err(); err != nil {
 		return nil, err
 	}
 	return d, nil
 }
 
 type parser struct {
-	file        string
-	errs        ErrorList
+	Reporter
 	journeyRefs []varRef
-}
-
-func (p *parser) pos(n *yaml.Node) Pos {
-	if n == nil {
-		return Pos{File: p.file, Line: 1, Column: 1}
-	}
-	return Pos{File: p.file, Line: n.Line, Column: n.Column}
-}
-
-func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
-	p.errs = append(p.errs, &Error{Pos: p.pos(n), Path: path, Message: fmt.Sprintf(format, args...)})
 }
 
 // decode parses the bytes into the document's root node.
@@ -135,59 +132,39 @@ func (p *parser) decode(data []byte) (*yaml.Node, error) {
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if err == io.EOF {
-			p.errorf(nil, "", "empty file")
-			return nil, p.errs.err()
+			p.Errorf(nil, "", "empty file")
+			return nil, p.Errs.err()
 		}
-		p.yamlError(err)
-		return nil, p.errs.err()
+		p.YAMLError(err)
+		return nil, p.Errs.err()
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
-		p.errorf(&extra, "", "more than one document: one journey per file")
+		p.Errorf(&extra, "", "more than one document: one journey per file")
 	} else if err != io.EOF {
-		p.yamlError(err)
+		p.YAMLError(err)
 	}
 	if len(doc.Content) == 0 {
-		p.errorf(nil, "", "empty file")
+		p.Errorf(nil, "", "empty file")
 	}
-	if err := p.errs.err(); err != nil {
+	if err := p.Errs.err(); err != nil {
 		return nil, err
 	}
 	return doc.Content[0], nil
 }
 
-func (p *parser) yamlError(err error) {
-	msg := err.Error()
-	line := 1
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = msg[len(m[0]):]
-	} else {
-		msg = strings.TrimPrefix(msg, "yaml: ")
-	}
-	p.errs = append(p.errs, &Error{Pos: Pos{File: p.file, Line: line, Column: 1}, Message: "invalid YAML: " + msg})
-}
-
-// resolve follows aliases.
-func resolve(n *yaml.Node) *yaml.Node {
-	for n != nil && n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	return n
-}
-
 // toValue turns a node into the JSON-like value the schema validator
 // takes, reporting duplicate keys.
 func (p *parser) toValue(n *yaml.Node, path string) any {
-	n = resolve(n)
+	n = Resolve(n)
 	switch n.Kind {
 	case yaml.MappingNode:
 		m := make(map[string]any, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := resolve(n.Content[i])
-			kp := joinPath(path, k.Value)
+			k := Resolve(n.Content[i])
+			kp := JoinPath(path, k.Value)
 			if _, dup := m[k.Value]; dup {
-				p.errorf(k, kp, "duplicate field")
+				p.Errorf(k, kp, "duplicate field")
 				continue
 			}
 			m[k.Value] = p.toValue(n.Content[i+1], kp)
@@ -228,24 +205,17 @@ func (p *parser) toValue(n *yaml.Node, path string) any {
 	return nil
 }
 
-func joinPath(parent, key string) string {
-	if parent == "" {
-		return key
-	}
-	return parent + "." + key
-}
-
 func indexPath(parent string, i int) string { return fmt.Sprintf("%s[%d]", parent, i) }
 
 // field returns the value node of key in mapping n, and its key node.
 func field(n *yaml.Node, key string) (val, k *yaml.Node) {
-	n = resolve(n)
+	n = Resolve(n)
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil, nil
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if resolve(n.Content[i]).Value == key {
-			return resolve(n.Content[i+1]), n.Content[i]
+		if Resolve(n.Content[i]).Value == key {
+			return Resolve(n.Content[i+1]), n.Content[i]
 		}
 	}
 	return nil, nil
@@ -254,21 +224,21 @@ func field(n *yaml.Node, key string) (val, k *yaml.Node) {
 // locate walks the instance location of a schema error to its node and
 // field path.
 func locate(root *yaml.Node, loc []string) (*yaml.Node, string) {
-	n, path := resolve(root), ""
+	n, path := Resolve(root), ""
 	for _, tok := range loc {
 		switch n.Kind {
 		case yaml.MappingNode:
 			v, _ := field(n, tok)
 			if v == nil {
-				return n, joinPath(path, tok)
+				return n, JoinPath(path, tok)
 			}
-			n, path = v, joinPath(path, tok)
+			n, path = v, JoinPath(path, tok)
 		case yaml.SequenceNode:
 			i, err := strconv.Atoi(tok)
 			if err != nil || i < 0 || i >= len(n.Content) {
 				return n, path
 			}
-			n, path = resolve(n.Content[i]), indexPath(path, i)
+			n, path = Resolve(n.Content[i]), indexPath(path, i)
 		default:
 			return n, path
 		}

@@ -39,7 +39,7 @@ func (p *parser) validateSchema(root *yaml.Node) bool {
 	if err != nil {
 		panic("journey: embedded schema: " + err.Error())
 	}
-	before := len(p.errs)
+	before := len(p.Errs)
 	v := p.toValue(root, "")
 	err = sch.Validate(v)
 	var ve *jsonschema.ValidationError
@@ -48,9 +48,9 @@ func (p *parser) validateSchema(root *yaml.Node) bool {
 			p.schemaError(root, leaf)
 		}
 	} else if err != nil {
-		p.errorf(root, "", "%v", err)
+		p.Errorf(root, "", "%v", err)
 	}
-	return len(p.errs) == before
+	return len(p.Errs) == before
 }
 
 // flatten returns the errors worth showing: the leaves, and for oneOf/anyOf
@@ -125,56 +125,56 @@ func (p *parser) schemaError(root *yaml.Node, e *jsonschema.ValidationError) {
 			if key == nil {
 				key = n
 			}
-			p.errorf(key, joinPath(path, prop), "unknown field")
+			p.Errorf(key, JoinPath(path, prop), "unknown field")
 		}
 	case *kind.Required:
 		for _, m := range k.Missing {
-			p.errorf(n, joinPath(path, m), "missing required field")
+			p.Errorf(n, JoinPath(path, m), "missing required field")
 		}
 	case *kind.Pattern:
 		switch {
 		case at("$defs/duration"):
-			p.errorf(n, path, "%q is not a duration (e.g. 90m, 36h, 7d)", k.Got)
+			p.Errorf(n, path, "%q is not a duration (e.g. 90m, 36h, 7d)", k.Got)
 		case at("$defs/id"), at("$defs/stepName"):
-			p.errorf(n, path, "%q is not a valid name: want lower-case letters, digits, _ and - ([a-z0-9][a-z0-9_-]*)", k.Got)
+			p.Errorf(n, path, "%q is not a valid name: want lower-case letters, digits, _ and - ([a-z0-9][a-z0-9_-]*)", k.Got)
 		case at("$defs/identifier"):
-			p.errorf(n, path, "%q is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)", k.Got)
+			p.Errorf(n, path, "%q is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)", k.Got)
 		default:
-			p.errorf(n, path, "%q does not match %s", k.Got, k.Want)
+			p.Errorf(n, path, "%q does not match %s", k.Got, k.Want)
 		}
 	case *kind.Minimum:
-		p.errorf(n, path, "%s is below the minimum %s", k.Got.RatString(), k.Want.RatString())
+		p.Errorf(n, path, "%s is below the minimum %s", k.Got.RatString(), k.Want.RatString())
 	case *kind.Maximum:
-		p.errorf(n, path, "%s is above the maximum %s", k.Got.RatString(), k.Want.RatString())
+		p.Errorf(n, path, "%s is above the maximum %s", k.Got.RatString(), k.Want.RatString())
 	case *kind.PropertyNames:
 		_, key := field(n, k.Property)
 		if key == nil {
 			key = n
 		}
-		p.errorf(key, joinPath(path, k.Property), "invalid name %q", k.Property)
+		p.Errorf(key, JoinPath(path, k.Property), "invalid name %q", k.Property)
 	case *kind.OneOf:
 		switch {
 		case at("$defs/step"):
 			t, _ := field(n, "type")
 			if t == nil {
-				p.errorf(n, joinPath(path, "type"), "missing required field")
+				p.Errorf(n, JoinPath(path, "type"), "missing required field")
 			} else {
-				p.errorf(t, joinPath(path, "type"), "unknown step type %q (want one of %s)", t.Value, strings.Join(stepTypes, ", "))
+				p.Errorf(t, JoinPath(path, "type"), "unknown step type %q (want one of %s)", t.Value, strings.Join(stepTypes, ", "))
 			}
 		case at("$defs/wait"):
-			p.errorf(n, path, "a wait step needs exactly one of duration or until")
+			p.Errorf(n, path, "a wait step needs exactly one of duration or until")
 		case at("reentry"):
-			p.errorf(n, path, "want never, always or {after: DURATION}")
+			p.Errorf(n, path, "want never, always or {after: DURATION}")
 		default:
-			p.errorf(n, path, "does not match any allowed form")
+			p.Errorf(n, path, "does not match any allowed form")
 		}
 	case *kind.AnyOf:
 		if at("exit/items") {
-			p.errorf(n, path, "an exit needs an event, a condition, or both")
+			p.Errorf(n, path, "an exit needs an event, a condition, or both")
 		} else {
-			p.errorf(n, path, "does not match any allowed form")
+			p.Errorf(n, path, "does not match any allowed form")
 		}
 	default:
-		p.errorf(n, path, "%s", k.LocalizedString(printer))
+		p.Errorf(n, path, "%s", k.LocalizedString(printer))
 	}
 }

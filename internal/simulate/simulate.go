@@ -226,12 +226,7 @@ func Run(cat *machine.Catalog, events []Input, opts Options) *Result {
 	}
 	s.fire(until)
 	res := &Result{Messages: s.messages}
-	ids := make([]string, 0, len(s.customers))
-	for id := range s.customers {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
+	for _, id := range s.customerIDs() {
 		st := s.customers[id]
 		res.Customers = append(res.Customers, &Customer{ID: id, Trace: st.trace, Profile: st.c.Profile, Instances: st.all})
 		for _, in := range st.c.Instances {
@@ -380,6 +375,16 @@ func (s *sim) fire(t time.Time) {
 	}
 }
 
+// customerIDs returns the ids of the customers seen so far, sorted.
+func (s *sim) customerIDs() []string {
+	ids := make([]string, 0, len(s.customers))
+	for id := range s.customers {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
 // nextRefresh returns the audience whose scheduled refresh comes first.
 func (s *sim) nextRefresh() (string, time.Time) {
 	var id string
@@ -401,12 +406,7 @@ func (s *sim) refresh(id string, at time.Time) {
 		delete(s.refreshes, id)
 	}
 	every := s.cat.AudienceRefreshed(id)
-	ids := make([]string, 0, len(s.customers))
-	for c := range s.customers {
-		ids = append(ids, c)
-	}
-	sort.Strings(ids)
-	for _, c := range ids {
+	for _, c := range s.customerIDs() {
 		st := s.customers[c]
 		s.now = at
 		// As the server's refresh does, only customers whose membership

@@ -84,15 +84,8 @@ func (s *Store) Definitions(ctx context.Context, kind string) ([]*core.Definitio
 // DeleteDefinition implements core.Store, durably. Deleting a deleted
 // definition changes nothing.
 func (s *Store) DeleteDefinition(ctx context.Context, kind, id string, now time.Time) error {
-	var n int64
-	err := s.durably(ctx, func(tx *sql.Tx) error {
-		r, err := tx.ExecContext(ctx, `UPDATE definitions SET deleted_at = coalesce(deleted_at, ?), updated_at = ? WHERE kind = ? AND id = ?`,
-			nanos(now), nanos(now), kind, id)
-		if err == nil {
-			n, _ = r.RowsAffected()
-		}
-		return err
-	})
+	n, err := s.execDurably(ctx, `UPDATE definitions SET deleted_at = coalesce(deleted_at, ?), updated_at = ? WHERE kind = ? AND id = ?`,
+		nanos(now), nanos(now), kind, id)
 	if err != nil {
 		return fmt.Errorf("delete %s: %w", kind, err)
 	}

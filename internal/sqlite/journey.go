@@ -84,14 +84,7 @@ func (s *Store) Journeys(ctx context.Context) ([]*core.JourneyRecord, error) {
 
 // SetJourneyState implements core.Store, durably.
 func (s *Store) SetJourneyState(ctx context.Context, id, state string, now time.Time) error {
-	var n int64
-	err := s.durably(ctx, func(tx *sql.Tx) error {
-		r, err := tx.ExecContext(ctx, `UPDATE journeys SET state = ?, updated_at = ? WHERE id = ?`, state, nanos(now), id)
-		if err == nil {
-			n, _ = r.RowsAffected()
-		}
-		return err
-	})
+	n, err := s.execDurably(ctx, `UPDATE journeys SET state = ?, updated_at = ? WHERE id = ?`, state, nanos(now), id)
 	if err != nil {
 		return fmt.Errorf("set journey state: %w", err)
 	}

@@ -43,14 +43,7 @@ func (s *Store) ListKeys(ctx context.Context) ([]*core.WriteKey, error) {
 
 // RevokeKey implements core.Store.
 func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) error {
-	var n int64
-	err := s.durably(ctx, func(tx *sql.Tx) error {
-		r, err := tx.ExecContext(ctx, `UPDATE write_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`, nanos(at), id)
-		if err == nil {
-			n, _ = r.RowsAffected()
-		}
-		return err
-	})
+	n, err := s.execDurably(ctx, `UPDATE write_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`, nanos(at), id)
 	if err != nil {
 		return fmt.Errorf("revoke key: %w", err)
 	}

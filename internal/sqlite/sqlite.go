@@ -181,6 +181,20 @@ func (s *Store) durably(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return tx.Commit()
 }
 
+// execDurably runs one statement durably (see durably) and returns the
+// number of rows it affected.
+func (s *Store) execDurably(ctx context.Context, query string, args ...any) (int64, error) {
+	var n int64
+	err := s.durably(ctx, func(tx *sql.Tx) error {
+		r, err := tx.ExecContext(ctx, query, args...)
+		if err == nil {
+			n, _ = r.RowsAffected()
+		}
+		return err
+	})
+	return n, err
+}
+
 // inTx runs fn in a transaction on the writer with the default
 // synchronous=NORMAL.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
