@@ -30,7 +30,7 @@ run_one() { # store variant
   local t0; t0=$(date +%s.%N)
   local acked
   acked=$("$bin" bench ingest --url "http://$ADDR" --write-key benchkey --events "$EVENTS" --batch 100 --concurrency 16 --json |
-    grep -o '"eventsPerSec":[0-9.]*' | cut -d: -f2)
+    grep -o '"eventsPerSec": *[0-9.]*' | cut -d: -f2 | tr -d ' ')
   for _ in $(seq 1 6000); do
     stats | grep -q '"idle":true' && break
     sleep 0.05

@@ -262,7 +262,12 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 			add(in.profileID())
 		case in.touch != nil:
 			for _, id := range in.touch.ids {
-				add(id)
+				if _, gone := p.moved[id]; !gone {
+					// (a profile handed to another partition by a
+					// merge is that one's to write: a touch here
+					// would write it back from before the merge)
+					add(id)
+				}
 			}
 		case in.absorb != nil:
 			if to, ok := p.moved[in.absorb.Into]; ok {
@@ -453,6 +458,9 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 			for _, in := range run {
 				if t := in.touch; t != nil {
 					for _, id := range t.ids {
+						if !seen[id] {
+							continue // moved by a merge
+						}
 						if pr := profiles[id]; pr != nil && pr.MergedInto == "" || working[id] != nil {
 							get(id) // backfills its traits if need be
 						}
