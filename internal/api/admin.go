@@ -85,7 +85,8 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) error {
 			"entered": st.Entered, "transitions": st.Transitions, "messages": st.Messages,
 			"timersFired": st.TimersFired, "ended": st.Ended, "timerLateness": st.Lateness,
 		},
-		"idle": s.Engine.Idle(),
+		"audiences": map[string]any{"events": st.AudienceEvents, "backfilledProfiles": st.Backfilled, "backfill": s.Engine.BackfillProgress()},
+		"idle":      s.Engine.Idle(),
 	})
 	return nil
 }

@@ -70,6 +70,10 @@ func NewMetrics(eng *engine.Engine, com *ingest.Committer, clock core.Clock) *Me
 			func() float64 { return float64(eng.Stats().TimersFired) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "overture_journey_exits_total", Help: "Journey instances ended (goal, exit criteria, exit steps)."},
 			func() float64 { return float64(eng.Stats().Ended) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "overture_audience_events_total", Help: "Audience events (entered, exited, refreshed) appended to the event log."},
+			func() float64 { return float64(eng.Stats().AudienceEvents) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "overture_traits_backfilled_profiles_total", Help: "Profiles whose computed traits were rebuilt from their timeline."},
+			func() float64 { return float64(eng.Stats().Backfilled) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "overture_journey_timer_lateness_max_seconds", Help: "The latest any timer has fired after its due time since start."},
 			func() float64 { return eng.Stats().Lateness.Max.Seconds() }),
 	)

@@ -2,6 +2,7 @@ package computed
 
 import (
 	"encoding/json"
+	"fmt"
 	"hash/fnv"
 	"math"
 	"reflect"
@@ -11,6 +12,7 @@ import (
 	celast "cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/types"
 
+	gojson "github.com/goccy/go-json"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/overture-cjo/overture/internal/core"
@@ -100,7 +102,33 @@ func (s *Set) Init(st *State) {
 
 // Missing returns the traits st holds no window for (or a window built for
 // another definition): those a profile with past events must backfill.
+// A state found complete is marked (State.Complete), so asking again is
+// cheap until a window is removed (which must clear the mark).
 func (s *Set) Missing(st *State) []*Trait {
+	if st != nil && st.Complete == s.id() {
+		return nil
+	}
+	out := s.missing(st)
+	if out == nil && st != nil {
+		st.Complete = s.id()
+	}
+	return out
+}
+
+// id identifies the set's windowed traits (their names and definitions),
+// never 0.
+func (s *Set) id() uint64 {
+	s.idOnce.Do(func() {
+		h := fnv.New64a()
+		for _, t := range s.windowed() {
+			fmt.Fprintf(h, "%s\x00%d\x00", t.Name, t.def)
+		}
+		s.ident = h.Sum64() | 1
+	})
+	return s.ident
+}
+
+func (s *Set) missing(st *State) []*Trait {
 	var out []*Trait
 	for _, t := range s.windowed() {
 		if st == nil {
@@ -334,15 +362,26 @@ func eventMap(ev map[string]any, e *core.Event, need fieldSet) map[string]any {
 		ev = core.EventMapWith(e, map[string]any{}, map[string]any{}, map[string]any{})
 	}
 	if need&needProperties != 0 {
-		ev["properties"] = core.DecodeObject(e.Properties)
+		ev["properties"] = decodeObject(e.Properties)
 	}
 	if need&needTraits != 0 {
-		ev["traits"] = core.DecodeObject(e.Traits)
+		ev["traits"] = decodeObject(e.Traits)
 	}
 	if need&needContext != 0 {
-		ev["context"] = core.DecodeObject(e.Context)
+		ev["context"] = decodeObject(e.Context)
 	}
 	return ev
+}
+
+// decodeObject decodes a JSON object as core.DecodeObject does, with
+// goccy/go-json: every event a trait reads is decoded here, and it is
+// about twice as fast as encoding/json.
+func decodeObject(raw json.RawMessage) map[string]any {
+	m := map[string]any{}
+	if len(raw) > 0 {
+		_ = gojson.Unmarshal(raw, &m)
+	}
+	return m
 }
 
 // lookup follows a dotted path through nested objects.

@@ -125,6 +125,7 @@ func TestBackfillAndUpdate(t *testing.T) {
 		set.Update(st, e, now)
 	}
 	delete(st.Traits, "b") // b is added later: it must be backfilled
+	st.Complete = 0        // (whoever removes a window clears the mark)
 	live := track("X", now, `{}`)
 	set.Update(st, live, now)
 	if v := set.Values(st, now); v["a"] != 3.0 || v["b"] != 0.0 {

@@ -101,6 +101,8 @@ type Set struct {
 	byName map[string]*Trait
 	once   sync.Once
 	plain  []*Trait // the traits with windows (see windowed)
+	idOnce sync.Once
+	ident  uint64 // see id
 }
 
 // Trait returns the named trait, or nil.

@@ -21,6 +21,12 @@ const DistinctCap = 32
 // stable, for storing with the profile.
 type Computed struct {
 	Traits map[string]*Window `json:"traits,omitempty"`
+
+	// Complete is the fingerprint of the trait set whose every window
+	// this state was last found to hold (package computed sets it, so
+	// the check runs once per set, not per batch); 0 when unknown. Not
+	// stored.
+	Complete uint64 `json:"-"`
 }
 
 // Window is one trait's buckets for one profile.

@@ -39,7 +39,8 @@ const (
 
 // MarshalJSON encodes the state compactly (see above).
 func (c Computed) MarshalJSON() ([]byte, error) {
-	b := []byte{computedCodecV1}
+	b := make([]byte, 1, 64+32*len(c.Traits))
+	b[0] = computedCodecV1
 	names := make([]string, 0, len(c.Traits))
 	for name := range c.Traits {
 		names = append(names, name)
@@ -59,31 +60,51 @@ func (c Computed) MarshalJSON() ([]byte, error) {
 			prev = k.K
 			b = binary.AppendUvarint(b, uint64(k.N))
 			var flags uint64
-			for _, f := range []struct {
-				set  bool
-				flag uint64
-			}{{k.Sum != 0, flagSum}, {k.Min != 0, flagMin}, {k.Max != 0, flagMax}, {k.F != 0, flagF}, {k.L != 0, flagL},
-				{k.Q != 0, flagQ}, {len(k.V) > 0, flagV}, {len(k.D) > 0, flagD}, {k.X, flagX}} {
-				if f.set {
-					flags |= f.flag
-				}
+			if k.Sum != 0 {
+				flags |= flagSum
+			}
+			if k.Min != 0 {
+				flags |= flagMin
+			}
+			if k.Max != 0 {
+				flags |= flagMax
+			}
+			if k.F != 0 {
+				flags |= flagF
+			}
+			if k.L != 0 {
+				flags |= flagL
+			}
+			if k.Q != 0 {
+				flags |= flagQ
+			}
+			if len(k.V) > 0 {
+				flags |= flagV
+			}
+			if len(k.D) > 0 {
+				flags |= flagD
+			}
+			if k.X {
+				flags |= flagX
 			}
 			b = binary.AppendUvarint(b, flags)
-			for _, f := range []struct {
-				flag uint64
-				v    float64
-			}{{flagSum, k.Sum}, {flagMin, k.Min}, {flagMax, k.Max}} {
-				if flags&f.flag != 0 {
-					b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f.v))
-				}
+			if flags&flagSum != 0 {
+				b = binary.LittleEndian.AppendUint64(b, math.Float64bits(k.Sum))
 			}
-			for _, f := range []struct {
-				flag uint64
-				v    int64
-			}{{flagF, k.F}, {flagL, k.L}, {flagQ, k.Q}} {
-				if flags&f.flag != 0 {
-					b = binary.AppendVarint(b, f.v)
-				}
+			if flags&flagMin != 0 {
+				b = binary.LittleEndian.AppendUint64(b, math.Float64bits(k.Min))
+			}
+			if flags&flagMax != 0 {
+				b = binary.LittleEndian.AppendUint64(b, math.Float64bits(k.Max))
+			}
+			if flags&flagF != 0 {
+				b = binary.AppendVarint(b, k.F)
+			}
+			if flags&flagL != 0 {
+				b = binary.AppendVarint(b, k.L)
+			}
+			if flags&flagQ != 0 {
+				b = binary.AppendVarint(b, k.Q)
 			}
 			if flags&flagV != 0 {
 				b = binary.AppendUvarint(b, uint64(len(k.V)))

@@ -125,6 +125,7 @@ func absorb(traits *computed.Set, into, from *core.Profile) {
 	for _, name := range drop {
 		if into.Computed != nil {
 			delete(into.Computed.Traits, name)
+			into.Computed.Complete = 0 // Missing must look again
 		}
 	}
 }

@@ -119,13 +119,14 @@ type Engine struct {
 	callSlots     chan struct{}
 	journeyStats  journeyStats
 
-	traits     atomic.Pointer[computed.Set] // computed traits the partitions maintain; nil: none
-	audiences  atomic.Pointer[audience.Set] // audiences whose memberships they keep; nil: none
-	backfilled atomic.Int64                 // profiles whose traits were backfilled from their timeline
-	emitGen    atomic.Int64                 // commits that stored emits
-	emitDone   atomic.Int64                 // emitGen up to which every emit is in the log
-	emitWake   chan struct{}
-	appendMu   sync.Mutex // serialises the engine's own appends (no opts.Emit)
+	traits         atomic.Pointer[computed.Set] // computed traits the partitions maintain; nil: none
+	audiences      atomic.Pointer[audience.Set] // audiences whose memberships they keep; nil: none
+	backfilled     atomic.Int64                 // profiles whose traits were backfilled from their timeline
+	emitGen        atomic.Int64                 // commits that stored emits
+	audienceEvents atomic.Int64                 // emitted events appended to the log
+	emitDone       atomic.Int64                 // emitGen up to which every emit is in the log
+	emitWake       chan struct{}
+	appendMu       sync.Mutex // serialises the engine's own appends (no opts.Emit)
 
 	jobsMu       sync.Mutex
 	runCtx       context.Context // while Run runs: the context of its workers and jobs
@@ -535,6 +536,9 @@ type Stats struct {
 	TimersFired int64 // due timers handled
 	Ended       int64 // journey instances ended
 	Lateness    TimerLateness
+
+	Backfilled     int64 // profiles whose computed traits were rebuilt from their timeline
+	AudienceEvents int64 // audience events appended to the log (entered, exited, refreshed)
 }
 
 // Stats returns a snapshot.
@@ -554,6 +558,7 @@ func (e *Engine) Stats() Stats {
 	js := &e.journeyStats
 	s.Entered, s.Transitions, s.Messages, s.TimersFired, s.Ended = js.entered.Load(), js.transitions.Load(), js.messages.Load(), js.timers.Load(), js.ended.Load()
 	s.Lateness = js.lateness.snapshot()
+	s.Backfilled, s.AudienceEvents = e.backfilled.Load(), e.audienceEvents.Load()
 	return s
 }
 

@@ -42,6 +42,7 @@ func (e *Engine) emit(ctx context.Context) {
 					evs[i], ids[i] = em.Event, em.ID
 				}
 				if err = e.append(ctx, evs); err == nil {
+					e.audienceEvents.Add(int64(len(evs)))
 					err = e.store.DeleteEmits(ctx, ids)
 				}
 			}

@@ -97,6 +97,13 @@ func (p *partition) remember(profiles []*core.Profile) {
 
 func (p *partition) send(in input) { p.in <- in }
 
+// handedOff reports whether a merge has handed the profile to another
+// partition and may not have finished there.
+func (p *partition) handedOff(id string) bool {
+	_, ok := p.moved[id]
+	return ok
+}
+
 // pass queues an input from another partition without blocking.
 func (p *partition) pass(in input) {
 	p.mu.Lock()
@@ -262,7 +269,7 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 			add(in.profileID())
 		case in.touch != nil:
 			for _, id := range in.touch.ids {
-				if _, gone := p.moved[id]; !gone {
+				if !p.handedOff(id) {
 					// (a profile handed to another partition by a
 					// merge is that one's to write: a touch here
 					// would write it back from before the merge)
@@ -370,8 +377,12 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 					if k < len(fresh) && fresh[k] == in.ev {
 						k++
 						id := in.ev.ProfileID
-						if in.ev.SourceID == core.InternalSource && working[id] == nil && (profiles[id] == nil || profiles[id].MergedInto != "") {
-							continue // emitted for a profile since erased or merged away
+						if in.ev.SourceID == core.InternalSource && working[id] == nil && (profiles[id] == nil || profiles[id].MergedInto != "" || p.handedOff(id)) {
+							// Emitted for a profile since erased or merged
+							// away (or being merged: its absorb, in another
+							// partition, writes it; writing it here could
+							// bring it back live after that).
+							continue
 						}
 						pr := get(id)
 						pr.Apply(in.ev, &in.facts)
@@ -478,6 +489,12 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 			return c, nil
 		})
 	if err != nil {
+		// The working profiles share their computed-trait state with
+		// the cached ones (see cloneProfile), which may now hold
+		// updates that did not commit: reload them.
+		for _, id := range ids {
+			delete(p.cache, id)
+		}
 		return err
 	}
 	p.remember(written)
@@ -613,7 +630,9 @@ func (p *partition) rememberInstances(customers map[string]*machine.Customer) {
 }
 
 // cloneProfile copies a loaded profile so a failed transaction leaves the
-// loaded one untouched for the retry.
+// loaded one untouched for the retry. The computed-trait state is shared,
+// not copied (it is the largest part, updated by every event): a failed
+// commit drops the batch's profiles from the cache instead.
 func cloneProfile(p *core.Profile) *core.Profile {
 	c := *p
 	c.Traits = cloneMap(p.Traits)
@@ -622,16 +641,6 @@ func cloneProfile(p *core.Profile) *core.Profile {
 	c.Entered = cloneMap(p.Entered)
 	c.Audiences = cloneMap(p.Audiences)
 	c.Merged = append([]string(nil), p.Merged...)
-	if p.Computed != nil {
-		c.Computed = &core.Computed{Traits: make(map[string]*core.Window, len(p.Computed.Traits))}
-		for name, w := range p.Computed.Traits {
-			bs := append([]core.Bucket(nil), w.Buckets...)
-			for i := range bs {
-				bs[i].D = append([]uint64(nil), bs[i].D...) // AddHash inserts in place
-			}
-			c.Computed.Traits[name] = &core.Window{Def: w.Def, Buckets: bs}
-		}
-	}
 	return &c
 }
 

@@ -29,7 +29,7 @@ var allowed = map[string][]string{
 	"proptest": {},
 	"webhook":  {"internal/machine"},
 	"simulate": {"internal/core", "internal/journey", "internal/machine", "internal/computed", "internal/audience"},
-	"computed": {"internal/core", "internal/journey", "cel.dev/cel-go", "gopkg.in/yaml.v3", "google.golang.org/protobuf"},
+	"computed": {"internal/core", "internal/journey", "cel.dev/cel-go", "gopkg.in/yaml.v3", "google.golang.org/protobuf", "github.com/goccy/go-json"},
 	"journey":  {"internal/core", "schema", "cel.dev/cel-go", "github.com/santhosh-tekuri/jsonschema/v6", "gopkg.in/yaml.v3", "golang.org/x/text"},
 	"audience": {"internal/core", "internal/journey", "cel.dev/cel-go", "gopkg.in/yaml.v3", "github.com/robfig/cron/v3"},
 
