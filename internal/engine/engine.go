@@ -12,7 +12,6 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"sync"
@@ -230,23 +229,18 @@ func (e *Engine) Run(ctx context.Context) error {
 	}()
 	e.Backfill(pctx)
 
-	merges, err := e.store.PendingMerges(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return fmt.Errorf("engine: %w", err)
+	// A store error at start (a busy database) is retried, not fatal.
+	var merges []core.Merge
+	if !e.retry(ctx, "read pending merges", func() (err error) { merges, err = e.store.PendingMerges(ctx); return err }) {
+		return nil
 	}
 	for _, m := range merges {
 		e.merging.Add(1)
 		e.partOf(m.From).send(input{barrier: &m})
 	}
-	cp, err := e.store.Checkpoint(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return fmt.Errorf("engine: %w", err)
+	var cp int64
+	if !e.retry(ctx, "read checkpoint", func() (err error) { cp, err = e.store.Checkpoint(ctx); return err }) {
+		return nil
 	}
 	e.lastRouted.Store(cp)
 	saved := cp

@@ -409,6 +409,11 @@ func (h *harness) waitIdle() {
 	h.t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !(h.eng.Idle() && h.eng.Stats().CaughtUp) {
+		select {
+		case err := <-h.done:
+			h.t.Fatalf("engine stopped on its own: %v", err)
+		default:
+		}
 		if time.Now().After(deadline) {
 			h.t.Fatalf("engine not idle after 15s: %+v", h.eng.Stats())
 		}
