@@ -245,24 +245,16 @@ func (d *computedDecoder) uint64() uint64 {
 	return 0
 }
 
-func (d *computedDecoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errShort
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
+func (d *computedDecoder) uvarint() uint64 { return readVarint(d, binary.Uvarint) }
 
-func (d *computedDecoder) varint() int64 {
+func (d *computedDecoder) varint() int64 { return readVarint(d, binary.Varint) }
+
+// readVarint reads one varint with read (binary.Uvarint or binary.Varint).
+func readVarint[T int64 | uint64](d *computedDecoder, read func([]byte) (T, int)) T {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(d.b)
+	v, n := read(d.b)
 	if n <= 0 {
 		d.err = errShort
 		return 0
