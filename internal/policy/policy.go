@@ -1,0 +1,323 @@
+// Package policy is the contact policy: which messages may reach a customer,
+// when, and why not. A Policy is parsed from a definition file (Parse) and
+// decides one candidate message at a time (Decide) from an immutable view of
+// the customer and the time, with no I/O and no clock of its own, so that
+// simulate, serve and the property tests decide alike.
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Policy is one parsed contact policy. Its zero value allows every send.
+type Policy struct {
+	Consent        Consent
+	QuietHours     []QuietHours
+	Caps           []Cap
+	Suppression    []Suppression
+	PriorityWindow time.Duration // 0: no priority arbitration
+}
+
+// Consent says which channels need the customer's consent and which
+// categories may be sent without it.
+type Consent struct {
+	Channels           []string // channels that need consent
+	OverrideCategories []string // categories sent even without consent (fraud, transactional)
+}
+
+// QuietHours is a daily period, in the customer's timezone, during which
+// sends on Channel are delayed to its end. From and To are minutes after
+// local midnight; a period with From > To runs across midnight.
+type QuietHours struct {
+	Channel  string // "" for every channel
+	From, To int
+}
+
+// Cap is a frequency cap: at most Max sends matching Channel and Category
+// (each "" for any) in any sliding Window.
+type Cap struct {
+	Name              string
+	Channel, Category string
+	Max               int
+	Window            time.Duration
+}
+
+// Action is what a suppression rule does with a message it matches.
+type Action string
+
+const (
+	// Hold delays the message until the blocking instance ends.
+	Hold Action = "hold"
+	// Drop suppresses the message.
+	Drop Action = "drop"
+)
+
+// Suppression mutes messages of a category or journey while the customer
+// has an active instance of another category or journey. Exactly one of
+// WhileCategory and WhileJourney is set, and one of SuppressCategory and
+// SuppressJourney.
+type Suppression struct {
+	Name                              string // given, or "WHILE_mutes_SUPPRESS"
+	WhileCategory, WhileJourney       string
+	SuppressCategory, SuppressJourney string
+	Action                            Action
+}
+
+// View is what Decide knows of one customer: an immutable snapshot the
+// caller builds from the profile, its sends and its journey instances.
+type View struct {
+	Consent  map[string]bool // channel -> granted
+	Location *time.Location  // the customer's timezone; nil means UTC
+	Sent     []Sent          // recent sends, in any order
+	Active   []Active        // active journey instances
+}
+
+// Sent is one message already sent to the customer.
+type Sent struct {
+	At       time.Time
+	Channel  string
+	Category string
+	Journey  string
+	Priority int
+}
+
+// Active is one active journey instance of the customer.
+type Active struct {
+	Journey  string
+	Category string
+}
+
+// Message is a candidate send.
+type Message struct {
+	Channel  string
+	Category string
+	Journey  string
+	Priority int       // higher wins within the priority window
+	Deadline time.Time // zero: none; not sendable by then means suppressed
+	// LoserAction is what happens when a higher-priority journey reached
+	// the customer within the priority window: "delay" (also "") or "drop".
+	LoserAction string
+}
+
+// Outcome is what Decide says to do with a message.
+type Outcome string
+
+const (
+	// Send sends the message now.
+	Send Outcome = "send"
+	// Delay asks to decide again at Decision.Until (or, if it is zero,
+	// when the blocking journey instance ends).
+	Delay Outcome = "delay"
+	// Suppress drops the message.
+	Suppress Outcome = "suppress"
+)
+
+// Decision is the outcome for one message, the rule that decided it and
+// why, in a sentence meant for the customer's decision log.
+type Decision struct {
+	Outcome Outcome
+	Until   time.Time // for Delay: when to decide again; zero: when the blocking instance ends
+	Rule    string    // e.g. "consent:sms", "quiet_hours:sms", "frequency_cap:NAME", "suppression:NAME", "priority", "expired"; "" for Send
+	Reason  string
+}
+
+// Decide arbitrates message m for the customer seen in v at now. Rules are
+// checked in this order, and the first that objects decides:
+//
+//  1. expiry: now after m's deadline suppresses ("expired");
+//  2. consent: a channel that needs consent without it suppresses, unless
+//     m's category is an override category;
+//  3. suppression rules, in file order: an active instance of another
+//     journey matching the rule's while side mutes m if m matches its
+//     suppress side: drop suppresses, hold delays with a zero Until (until
+//     that instance ends; the caller decides again then);
+//  4. quiet hours for m's channel, by the wall clock of v.Location: delay
+//     to the period's end;
+//  5. frequency caps: counting the sends matching a cap in (now-window,
+//     now], a cap at its maximum delays until enough of them leave the
+//     window (the latest such time over all caps at their maximum);
+//  6. priority: a send of another journey with a higher priority in
+//     (now-window, now] delays m until the window after the latest such
+//     send ends, or suppresses it if m.LoserAction is "drop".
+//
+// Finally a delay whose Until is after m's deadline suppresses
+// ("expired"). A delayed message must be decided again at Until: every
+// rule is checked again then, since sends and instances may have changed.
+func (p *Policy) Decide(v View, m Message, now time.Time) Decision {
+	d := p.decide(v, m, now)
+	if d.Outcome == Delay && !m.Deadline.IsZero() && d.Until.After(m.Deadline) {
+		return Decision{Outcome: Suppress, Rule: "expired",
+			Reason: fmt.Sprintf("%s would delay it until %s, after its deadline %s", d.Rule, stamp(d.Until), stamp(m.Deadline))}
+	}
+	return d
+}
+
+func (p *Policy) decide(v View, m Message, now time.Time) Decision {
+	if !m.Deadline.IsZero() && now.After(m.Deadline) {
+		return Decision{Outcome: Suppress, Rule: "expired", Reason: fmt.Sprintf("its deadline %s has passed", stamp(m.Deadline))}
+	}
+	if slices.Contains(p.Consent.Channels, m.Channel) && !v.Consent[m.Channel] && !slices.Contains(p.Consent.OverrideCategories, m.Category) {
+		return Decision{Outcome: Suppress, Rule: "consent:" + m.Channel,
+			Reason: fmt.Sprintf("the customer has not consented to %s and category %q may not override that", m.Channel, m.Category)}
+	}
+	for _, s := range p.Suppression {
+		a, ok := s.blocking(v.Active, m)
+		if !ok {
+			continue
+		}
+		if s.Action == Drop {
+			return Decision{Outcome: Suppress, Rule: "suppression:" + s.Name,
+				Reason: fmt.Sprintf("the customer is in journey %q (category %q)", a.Journey, a.Category)}
+		}
+		return Decision{Outcome: Delay, Rule: "suppression:" + s.Name,
+			Reason: fmt.Sprintf("held until the customer's instance of journey %q (category %q) ends", a.Journey, a.Category)}
+	}
+	loc := v.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	for i := range p.QuietHours {
+		q := &p.QuietHours[i]
+		if q.Channel != "" && q.Channel != m.Channel {
+			continue
+		}
+		if end, ok := q.end(now, loc); ok {
+			// Periods may overlap: delay past all of them (Parse rejects
+			// periods that together cover the whole day).
+			for range 2 * len(p.QuietHours) {
+				moved := false
+				for _, o := range p.QuietHours {
+					if o.Channel == "" || o.Channel == m.Channel {
+						if e, ok := o.end(end, loc); ok {
+							end, moved = e, true
+						}
+					}
+				}
+				if !moved {
+					break
+				}
+			}
+			return Decision{Outcome: Delay, Until: end, Rule: "quiet_hours:" + q.channel(),
+				Reason: fmt.Sprintf("quiet hours %s-%s for %s in %s", clock(q.From), clock(q.To), q.channel(), loc)}
+		}
+	}
+	var capped *Cap
+	var until time.Time
+	var count int
+	for i := range p.Caps {
+		c := &p.Caps[i]
+		if u, n, ok := c.full(v.Sent, m, now); ok && (capped == nil || u.After(until)) {
+			capped, until, count = c, u, n
+		}
+	}
+	if capped != nil {
+		return Decision{Outcome: Delay, Until: until, Rule: "frequency_cap:" + capped.Name,
+			Reason: fmt.Sprintf("%d of at most %d matching sends in the last %s", count, capped.Max, capped.Window)}
+	}
+	if p.PriorityWindow > 0 {
+		var win *Sent
+		for i := range v.Sent {
+			s := &v.Sent[i]
+			if s.Journey != m.Journey && s.Priority > m.Priority && s.At.After(now.Add(-p.PriorityWindow)) && !s.At.After(now) &&
+				(win == nil || s.At.After(win.At)) {
+				win = s
+			}
+		}
+		if win != nil {
+			why := fmt.Sprintf("journey %q (priority %d) reached the customer at %s, within %s", win.Journey, win.Priority, stamp(win.At), p.PriorityWindow)
+			if m.LoserAction == "drop" {
+				return Decision{Outcome: Suppress, Rule: "priority", Reason: why}
+			}
+			return Decision{Outcome: Delay, Until: win.At.Add(p.PriorityWindow), Rule: "priority", Reason: why}
+		}
+	}
+	return Decision{Outcome: Send, Reason: "no rule objects"}
+}
+
+// blocking returns an active instance of another journey that makes s
+// mute m, if there is one.
+func (s *Suppression) blocking(active []Active, m Message) (Active, bool) {
+	if (s.SuppressCategory == "" || s.SuppressCategory != m.Category) && (s.SuppressJourney == "" || s.SuppressJourney != m.Journey) {
+		return Active{}, false
+	}
+	for _, a := range active {
+		if a.Journey == m.Journey {
+			continue // a journey does not mute itself
+		}
+		if (s.WhileCategory != "" && s.WhileCategory == a.Category) || (s.WhileJourney != "" && s.WhileJourney == a.Journey) {
+			return a, true
+		}
+	}
+	return Active{}, false
+}
+
+// full reports whether cap c is at its maximum for m at now, with how many
+// sends it counts and when enough of them will have left the window.
+func (c *Cap) full(sent []Sent, m Message, now time.Time) (until time.Time, n int, ok bool) {
+	if (c.Channel != "" && c.Channel != m.Channel) || (c.Category != "" && c.Category != m.Category) {
+		return time.Time{}, 0, false
+	}
+	var at []time.Time
+	for _, s := range sent {
+		if (c.Channel == "" || c.Channel == s.Channel) && (c.Category == "" || c.Category == s.Category) &&
+			s.At.After(now.Add(-c.Window)) && !s.At.After(now) {
+			at = append(at, s.At)
+		}
+	}
+	if len(at) < c.Max {
+		return time.Time{}, 0, false
+	}
+	slices.SortFunc(at, time.Time.Compare)
+	// After the (len-Max+1)th oldest leaves, Max-1 remain.
+	return at[len(at)-c.Max].Add(c.Window), len(at), true
+}
+
+// quiet reports whether wall-clock time t falls in the period.
+func (q *QuietHours) quiet(t time.Time) bool {
+	h, mi, s := t.Clock()
+	tod := time.Duration(h)*time.Hour + time.Duration(mi)*time.Minute + time.Duration(s)*time.Second + time.Duration(t.Nanosecond())
+	from, to := time.Duration(q.From)*time.Minute, time.Duration(q.To)*time.Minute
+	if q.From < q.To {
+		return from <= tod && tod < to
+	}
+	return tod >= from || tod < to
+}
+
+// end returns the first time after now that is outside the period in loc,
+// if now is inside it.
+func (q *QuietHours) end(now time.Time, loc *time.Location) (time.Time, bool) {
+	lt := now.In(loc)
+	if !q.quiet(lt) {
+		return time.Time{}, false
+	}
+	y, mo, d := lt.Date()
+	if q.From > q.To && lt.Hour()*60+lt.Minute() >= q.From {
+		d++
+	}
+	end := time.Date(y, mo, d, q.To/60, q.To%60, 0, 0, loc)
+	if end.After(now) && !q.quiet(end) {
+		return end, true
+	}
+	// A DST change moved or repeated the period's end: walk the wall clock.
+	t := lt.Truncate(time.Minute)
+	for range 3 * 24 * 60 {
+		t = t.Add(time.Minute)
+		if !q.quiet(t) {
+			return t, true
+		}
+	}
+	return now.Add(24 * time.Hour), true
+}
+
+func (q *QuietHours) channel() string {
+	if q.Channel == "" {
+		return "all"
+	}
+	return q.Channel
+}
+
+func clock(min int) string { return fmt.Sprintf("%02d:%02d", min/60, min%60) }
+
+func stamp(t time.Time) string { return t.Format(time.RFC3339) }
