@@ -1,10 +1,8 @@
 package audience
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"regexp"
@@ -145,27 +143,7 @@ type parser struct {
 // decode returns the document's root node, or nil after reporting why
 // there is none.
 func (p *parser) decode(data []byte) *yaml.Node {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			p.Errorf(nil, "", "empty file")
-		} else {
-			p.YAMLError(err)
-		}
-		return nil
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		p.Errorf(&extra, "", "more than one document: one audience per file")
-	} else if !errors.Is(err, io.EOF) {
-		p.YAMLError(err)
-	}
-	if len(doc.Content) == 0 {
-		p.Errorf(nil, "", "empty file")
-		return nil
-	}
-	return journey.Resolve(doc.Content[0])
+	return p.DecodeDocument(data, "audience")
 }
 
 var (
@@ -173,27 +151,6 @@ var (
 	activationFields = []string{"traits", "webhook"}
 	webhookFields    = []string{"url", "secret_env"}
 )
-
-// fields calls f for each key of mapping n, in order, reporting unknown,
-// repeated and non-scalar keys. Values are resolved.
-func (p *parser) fields(n *yaml.Node, path string, known []string, f func(key string, k, v *yaml.Node)) {
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := journey.Resolve(n.Content[i]), journey.Resolve(n.Content[i+1])
-		fp := journey.JoinPath(path, k.Value)
-		switch {
-		case k.Kind != yaml.ScalarNode:
-			p.Errorf(k, path, "keys must be plain names")
-		case !slices.Contains(known, k.Value):
-			p.Errorf(k, fp, "unknown field (want %s)", strings.Join(known, ", "))
-		case seen[k.Value]:
-			p.Errorf(k, fp, "repeated field")
-		default:
-			seen[k.Value] = true
-			f(k.Value, k, v)
-		}
-	}
-}
 
 // str returns the string in scalar v, reporting anything else.
 func (p *parser) str(v *yaml.Node, path string) (string, bool) {
@@ -224,7 +181,7 @@ func (p *parser) parse(data []byte) *Audience {
 	}
 	a := &Audience{Realtime: true, Pos: p.Pos(root)}
 	var id, cond *yaml.Node
-	p.fields(root, "", topFields, func(key string, k, v *yaml.Node) {
+	p.Fields(root, "", topFields, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "id":
 			id = v
@@ -281,7 +238,7 @@ func (p *parser) activation(a *Audience, n *yaml.Node, path string) {
 	if !p.mapping(n, path, "traits or webhook") {
 		return
 	}
-	p.fields(n, path, activationFields, func(key string, k, v *yaml.Node) {
+	p.Fields(n, path, activationFields, func(key string, k, v *yaml.Node) {
 		fp := journey.JoinPath(path, key)
 		switch key {
 		case "traits":
@@ -317,7 +274,7 @@ func (p *parser) webhook(n *yaml.Node, path string) *Webhook {
 	}
 	w := &Webhook{}
 	var hasURL bool
-	p.fields(n, path, webhookFields, func(key string, k, v *yaml.Node) {
+	p.Fields(n, path, webhookFields, func(key string, k, v *yaml.Node) {
 		fp := journey.JoinPath(path, key)
 		hasURL = hasURL || key == "url"
 		s, ok := p.str(v, fp)

@@ -1,8 +1,12 @@
 package journey
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -102,4 +106,54 @@ func JoinPath(parent, key string) string {
 		return key
 	}
 	return parent + "." + key
+}
+
+// DecodeDocument decodes a file that must hold exactly one YAML (or JSON)
+// document and returns its root, aliases resolved; nil after reporting an
+// empty file, a syntax error or a second document (what names what one
+// file holds, for the message: "one audience per file").
+func (r *Reporter) DecodeDocument(data []byte, what string) *yaml.Node {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			r.Errorf(nil, "", "empty file")
+		} else {
+			r.YAMLError(err)
+		}
+		return nil
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		r.Errorf(&extra, "", "more than one document: one %s per file", what)
+	} else if !errors.Is(err, io.EOF) {
+		r.YAMLError(err)
+	}
+	if len(doc.Content) == 0 {
+		r.Errorf(nil, "", "empty file")
+		return nil
+	}
+	return Resolve(doc.Content[0])
+}
+
+// Fields calls f for each key of mapping n, in order, reporting unknown
+// ("unknown field (want ...)"), repeated and non-scalar keys. Keys and
+// values are resolved.
+func (r *Reporter) Fields(n *yaml.Node, path string, known []string, f func(key string, k, v *yaml.Node)) {
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := Resolve(n.Content[i]), Resolve(n.Content[i+1])
+		fp := JoinPath(path, k.Value)
+		switch {
+		case k.Kind != yaml.ScalarNode:
+			r.Errorf(k, path, "keys must be plain names")
+		case !slices.Contains(known, k.Value):
+			r.Errorf(k, fp, "unknown field (want %s)", strings.Join(known, ", "))
+		case seen[k.Value]:
+			r.Errorf(k, fp, "repeated field")
+		default:
+			seen[k.Value] = true
+			f(k.Value, k, v)
+		}
+	}
 }

@@ -1,10 +1,7 @@
 package policy
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"slices"
 	"strconv"
@@ -61,27 +58,10 @@ var (
 )
 
 func (p *parser) parse(data []byte) *Policy {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			p.Errorf(nil, "", "empty file")
-		} else {
-			p.YAMLError(err)
-		}
+	root := p.DecodeDocument(data, "policy")
+	if root == nil {
 		return nil
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		p.Errorf(&extra, "", "more than one document: one policy per file")
-	} else if !errors.Is(err, io.EOF) {
-		p.YAMLError(err)
-	}
-	if len(doc.Content) == 0 {
-		p.Errorf(nil, "", "empty file")
-		return nil
-	}
-	root := journey.Resolve(doc.Content[0])
 	if !p.mapping(root, "", strings.Join(topFields, ", ")) {
 		return nil
 	}
@@ -280,25 +260,9 @@ func (p *parser) suppression(v *yaml.Node, path string) (Suppression, bool) {
 	return s, len(p.Errs) == n
 }
 
-// fields calls f for each key of mapping n, in order, reporting unknown,
-// repeated and non-scalar keys. Values are resolved.
+// fields is journey.Reporter.Fields, for callers that need no key node.
 func (p *parser) fields(n *yaml.Node, path string, known []string, f func(key string, v *yaml.Node)) {
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := journey.Resolve(n.Content[i]), journey.Resolve(n.Content[i+1])
-		fp := journey.JoinPath(path, k.Value)
-		switch {
-		case k.Kind != yaml.ScalarNode:
-			p.Errorf(k, path, "keys must be plain names")
-		case !slices.Contains(known, k.Value):
-			p.Errorf(k, fp, "unknown field (want %s)", strings.Join(known, ", "))
-		case seen[k.Value]:
-			p.Errorf(k, fp, "repeated field")
-		default:
-			seen[k.Value] = true
-			f(k.Value, v)
-		}
-	}
+	p.Fields(n, path, known, func(key string, _, v *yaml.Node) { f(key, v) })
 }
 
 // list calls f for each item of sequence v with its path, reporting
