@@ -171,24 +171,30 @@ func (p *partition) evaluate(auds *audience.Set, traits *computed.Set, run []inp
 		}
 		m[aud][id] = true
 	}
+	realtime := false
+	for _, a := range auds.List() {
+		realtime = realtime || a.Realtime
+	}
 	for _, id := range ids {
 		pr := working[id]
 		if pr == nil {
 			continue
 		}
 		changes := auds.Drop(pr, func(a string) bool { return auds.Get(a) != nil }, now)
-		in := audience.Input{Profile: core.ProfileMap(pr), Now: now, InJourney: inJourney(customers[id], instances[id])}
-		in.Profile["computed"] = map[string]any{}
-		if traits != nil && pr.Computed != nil {
-			in.Profile["computed"] = traits.Values(pr.Computed, now)
-		}
-		ch, evs := auds.Evaluate(pr, in, nil, now)
-		changes = append(changes, ch...)
-		c.Emits = append(c.Emits, evs...)
-		if len(extra[id]) > 0 {
-			ch, evs := auds.Evaluate(pr, in, extra[id], now)
+		if realtime || len(extra[id]) > 0 { // else skip building the profile's view
+			in := audience.Input{Profile: core.ProfileMap(pr), Now: now, InJourney: inJourney(customers[id], instances[id])}
+			in.Profile["computed"] = map[string]any{}
+			if traits != nil && pr.Computed != nil {
+				in.Profile["computed"] = traits.Values(pr.Computed, now)
+			}
+			ch, evs := auds.Evaluate(pr, in, nil, now)
 			changes = append(changes, ch...)
 			c.Emits = append(c.Emits, evs...)
+			if len(extra[id]) > 0 {
+				ch, evs := auds.Evaluate(pr, in, extra[id], now)
+				changes = append(changes, ch...)
+				c.Emits = append(c.Emits, evs...)
+			}
 		}
 		for _, x := range changes {
 			if x.Member {
