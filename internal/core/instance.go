@@ -28,7 +28,20 @@ type Instance struct {
 	EndReason string         `json:"endReason,omitempty"`
 	Vars      map[string]any `json:"vars,omitempty"` // the `journey` variables, JSON values
 	Steps     int            `json:"steps"`          // steps run so far; numbers each visit for idempotency keys
-	History   []StepRecord   `json:"history"`
+	// Held is set while the instance waits at a send step that the
+	// contact policy delayed: since when, and the rule.
+	Held    *Held        `json:"held,omitempty"`
+	History []StepRecord `json:"history"`
+}
+
+// Held is a send the contact policy delayed: it is decided again at the
+// instance's Due, or (a suppression hold) as soon as another of the
+// customer's instances ends.
+type Held struct {
+	Since    time.Time `json:"since"`             // when the step was reached
+	Deadline time.Time `json:"deadline,omitzero"` // dropped if not sendable by then
+	Rule     string    `json:"rule"`              // the rule that delayed it last
+	Attempts int       `json:"attempts"`          // decisions made so far
 }
 
 // Waiting reports whether the instance is active and has a timer set.
@@ -49,7 +62,8 @@ const (
 	RecordEntered    = "entered"     // the instance started
 	RecordNotEntered = "not_entered" // a trigger matched but an entry rule refused it (trace only)
 	RecordSend       = "send"        // a message was queued (outbox)
-	RecordSuppress   = "suppressed"  // a send that was not queued, and why (holdout)
+	RecordSuppress   = "suppressed"  // a send that was not queued, and why (holdout, contact policy)
+	RecordDelay      = "delayed"     // the contact policy delayed a send until Detail
 	RecordWait       = "wait"        // waiting until Detail
 	RecordWaitFor    = "wait_for"    // waiting for an event, or a timeout
 	RecordResumed    = "resumed"     // a wait ended (timer, event, timeout)

@@ -25,6 +25,7 @@ type Profile struct {
 	Entered    map[string]Entries    `json:"entered,omitempty"`   // journey entries by journey id
 	Computed   *Computed             `json:"computed,omitempty"`  // computed-trait windows (package computed keeps them)
 	Audiences  map[string]Membership `json:"audiences,omitempty"` // audience memberships by audience id, past ones included
+	Contacts   []Contact             `json:"contacts,omitempty"`  // recent messages sent, oldest first (for frequency caps)
 }
 
 // Membership is a profile's standing in one audience. Entries counts its
@@ -219,6 +220,10 @@ func (p *Profile) Absorb(o *Profile) {
 			p.Computed = &Computed{}
 		}
 		p.Computed.Merge(o.Computed)
+	}
+	if len(o.Contacts) > 0 {
+		p.Contacts = append(p.Contacts, o.Contacts...)
+		p.pruneContacts(time.Time{})
 	}
 	p.Merged = append(p.Merged, o.ID)
 	p.Merged = append(p.Merged, o.Merged...)

@@ -102,6 +102,11 @@ type Store interface {
 	// ListOutbox lists outbox entries, sent or not, with ID > afterID,
 	// oldest first; profileID "" means all profiles.
 	ListOutbox(ctx context.Context, profileID string, afterID int64, limit int) ([]*OutboxEntry, error)
+	// ListDecisions returns a profile's arbitration decisions with ID <
+	// beforeID (0: from the newest), newest first.
+	ListDecisions(ctx context.Context, profileID string, beforeID int64, limit int) ([]*Decision, error)
+	// ModelStats returns every learned model counter.
+	ModelStats(ctx context.Context) ([]ModelStat, error)
 
 	// ProfileEvents returns, for each profile among ids, its timeline
 	// events stamped at or after since, in Seq order (profiles with none
@@ -192,7 +197,26 @@ type PartitionCommit struct {
 	Outbox    []*OutboxEntry
 	Members   []MemberChange
 	Emits     []*Event
+	Decisions []*Decision // arbitration outcomes; a key already stored is skipped
+	Stats     []ModelStat // deltas added to the learned model counters
 }
+
+// ModelStat is one learned counter: trials and successes of Key (an offer,
+// a channel) in Bucket (a context bucket, or "") of Model (ModelOffer,
+// ModelChannel). In a PartitionCommit it is a delta.
+type ModelStat struct {
+	Model     string `json:"model"`
+	Key       string `json:"key"`
+	Bucket    string `json:"bucket"`
+	Trials    int64  `json:"trials"`
+	Successes int64  `json:"successes"`
+}
+
+// Models whose counters the store keeps.
+const (
+	ModelOffer   = "offer"   // impressions and conversions per offer and context bucket
+	ModelChannel = "channel" // deliveries and engagements per channel (bucket "")
+)
 
 // MemberChange is one profile entering (Member) or leaving an audience.
 type MemberChange struct {

@@ -27,6 +27,10 @@ func (p *parser) build(root *yaml.Node) *Definition {
 	if v, _ := field(root, "priority"); v != nil {
 		d.Priority = integer(v)
 	}
+	d.WhenOutranked = str(root, "when_outranked")
+	if d.WhenOutranked == "" {
+		d.WhenOutranked = OutrankedDelay
+	}
 	d.Holdout = integer(fieldVal(root, "holdout"))
 	d.Start = str(root, "start")
 
@@ -89,6 +93,13 @@ func (p *parser) step(name string, n *yaml.Node, path string, d *Definition) *St
 	switch s.Type {
 	case StepSend:
 		s.Channel, s.Template, s.Offer = str(n, "channel"), str(n, "template"), str(n, "offer")
+		if cs := fieldVal(n, "channels"); cs != nil {
+			for _, c := range cs.Content {
+				s.Channels = append(s.Channels, Resolve(c).Value)
+			}
+		}
+		s.ExpiresAfter = p.duration(n, "expires_after", path)
+		s.Deadline = p.expression(n, "deadline", path, envStep, false)
 	case StepWait:
 		s.Duration = p.duration(n, "duration", path)
 		if u := fieldVal(n, "until"); u != nil {

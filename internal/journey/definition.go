@@ -25,6 +25,15 @@ const (
 	DefaultWebhookMethod  = "POST"
 )
 
+// What a journey's outranked sends do (Definition.WhenOutranked), and the
+// channel and offer a send step may leave to decisioning.
+const (
+	OutrankedDelay = "delay"
+	OutrankedDrop  = "drop"
+	ChannelBest    = "best"
+	OfferBest      = "best"
+)
+
 // Definition is one journey file, validated.
 type Definition struct {
 	File        string // the file it was loaded from
@@ -33,14 +42,18 @@ type Definition struct {
 	Description string
 	Category    string
 	Priority    int // 0..100
-	Entry       Entry
-	Holdout     int      // percent 0..100
-	Variables   []Assign // captured into `journey` at entry, in file order
-	Goal        *Goal    // nil if none
-	Exit        []Exit   // criteria that end an instance at any step
-	Start       string   // the first step
-	Steps       map[string]*Step
-	StepOrder   []string // step names in file order
+	// WhenOutranked is what the contact policy does with this journey's
+	// sends when a higher-priority journey reached the customer within its
+	// priority window: OutrankedDelay (the default) or OutrankedDrop.
+	WhenOutranked string
+	Entry         Entry
+	Holdout       int      // percent 0..100
+	Variables     []Assign // captured into `journey` at entry, in file order
+	Goal          *Goal    // nil if none
+	Exit          []Exit   // criteria that end an instance at any step
+	Start         string   // the first step
+	Steps         map[string]*Step
+	StepOrder     []string // step names in file order
 
 	idPos  Pos
 	enters []ref // enter_journey targets, checked across the directory
@@ -125,9 +138,12 @@ type Step struct {
 	Next string // every type but branch, split and exit
 
 	// send
-	Channel  string
-	Template string
-	Offer    string
+	Channel      string   // a channel, or ChannelBest
+	Channels     []string // with ChannelBest: the candidates (nil: the offer's, else all)
+	Template     string
+	Offer        string        // an offer id, OfferBest, or ""
+	ExpiresAfter time.Duration // dropped if not sendable within this long of reaching the step; 0: never
+	Deadline     *Expr         // CEL timestamp after which the message is dropped; nil: none
 
 	// wait: Duration, or Until
 	Duration time.Duration

@@ -11,6 +11,7 @@ import (
 
 	"github.com/overture-cjo/overture/internal/core"
 	"github.com/overture-cjo/overture/internal/journey"
+	"github.com/overture-cjo/overture/internal/policy"
 )
 
 // MaxStepsPerInput bounds how many steps one input may run for one
@@ -108,17 +109,19 @@ type Reply struct {
 type Output struct {
 	Changed       []*core.Instance // instances whose state changed, ended ones included, each once
 	Outbox        []*core.OutboxEntry
+	Decisions     []*core.Decision // arbitration outcomes of send steps, in order
 	Webhooks      []Webhook
 	Trace         []Record
 	ProfileChange bool // the profile changed: an update_profile step, or a journey entry
 	Transitions   int  // steps run
 
 	changed map[*core.Instance]bool
+	ended   int // instances ended so far (release looks at it)
 }
 
 // Reset empties the output for reuse.
 func (o *Output) Reset() {
-	*o = Output{changed: o.changed, Changed: o.Changed[:0], Outbox: o.Outbox[:0], Webhooks: o.Webhooks[:0], Trace: o.Trace[:0]}
+	*o = Output{changed: o.changed, Changed: o.Changed[:0], Outbox: o.Outbox[:0], Decisions: o.Decisions[:0], Webhooks: o.Webhooks[:0], Trace: o.Trace[:0]}
 	clear(o.changed)
 }
 
@@ -135,8 +138,21 @@ func (o *Output) touch(in *core.Instance) {
 // Machine runs journeys for customers. It holds no per-customer state; it
 // is safe for concurrent use by different customers' inputs.
 type Machine struct {
-	cat  *Catalog
-	zone func(name string) *time.Location
+	cat      *Catalog
+	zone     func(name string) *time.Location
+	deciders Deciders
+}
+
+// Deciders is what send steps consult besides the journey.
+type Deciders struct {
+	Policy *policy.Policy // the contact policy; nil lets every send through
+}
+
+// With returns a machine like m that consults d.
+func (m *Machine) With(d Deciders) *Machine {
+	n := *m
+	n.deciders = d
+	return &n
 }
 
 // New returns a machine over a catalog. zone maps a timezone name to a
@@ -178,6 +194,7 @@ func (r *run) record(step, kind, detail, next string) {
 // Event offers an event to the customer's active instances (goal, exit
 // criteria, wait_for), then to every active journey's trigger.
 func (m *Machine) Event(c *Customer, ev *core.Event, now time.Time, out *Output) {
+	defer m.released(c, now, out, out.ended)
 	sc := &scope{ev: ev, pr: c.Profile, computed: c.Computed, now: now}
 	name := ev.Label()
 	for _, in := range append([]*core.Instance(nil), c.Instances...) {
@@ -240,6 +257,7 @@ func audienceOf(ev *core.Event) string {
 // time is the input's time, so a late timer schedules what follows as if it
 // had fired on time.
 func (m *Machine) Timer(c *Customer, instanceID string, due time.Time, out *Output) {
+	defer m.released(c, due, out, out.ended)
 	in := find(c, instanceID)
 	if in == nil || in.Due.IsZero() || !in.Due.Equal(due) {
 		return
@@ -256,12 +274,15 @@ func (m *Machine) Timer(c *Customer, instanceID string, due time.Time, out *Outp
 		r.resume(st, "timeout", st.OnTimeout)
 	case journey.StepWebhook:
 		r.resume(st, "timeout after "+st.Timeout.String(), st.OnError)
+	case journey.StepSend:
+		r.retry()
 	}
 }
 
 // Reply handles a webhook's reply. A reply for a call the instance is no
 // longer waiting on (it timed out, or ended) is ignored.
 func (m *Machine) Reply(c *Customer, rep Reply, now time.Time, out *Output) {
+	defer m.released(c, now, out, out.ended)
 	in := find(c, rep.InstanceID)
 	if in == nil || in.Due.IsZero() || in.Steps != rep.Seq {
 		return
@@ -458,6 +479,8 @@ func (r *run) endAt(step, reason string) {
 	in.Due = time.Time{}
 	in.EndedAt = r.sc.now
 	in.EndReason = reason
+	in.Held = nil
+	r.out.ended++
 	r.record(step, core.RecordExit, reason, "")
 	for i, x := range r.c.Instances {
 		if x == in {
@@ -519,26 +542,7 @@ func (r *run) step(st *journey.Step) (next string, wait bool) {
 	sc, in := r.sc, r.in
 	switch st.Type {
 	case journey.StepSend:
-		detail := st.Channel + " " + st.Template
-		if st.Offer != "" {
-			detail += " offer " + st.Offer
-		}
-		if in.Holdout {
-			r.record(st.Name, core.RecordSuppress, detail+" (holdout)", st.Next)
-			return st.Next, false
-		}
-		var vars string
-		if len(in.Vars) > 0 {
-			b, _ := json.Marshal(in.Vars)
-			vars = string(b)
-		}
-		r.out.Outbox = append(r.out.Outbox, &core.OutboxEntry{
-			Key: in.ID + ":" + strconv.Itoa(in.Steps), InstanceID: in.ID, ProfileID: in.ProfileID,
-			JourneyID: in.JourneyID, Version: in.Version, Step: st.Name,
-			Channel: st.Channel, Template: st.Template, Offer: st.Offer, Vars: vars, CreatedAt: sc.now,
-		})
-		r.record(st.Name, core.RecordSend, detail, st.Next)
-		return st.Next, false
+		return r.send(st)
 
 	case journey.StepWait:
 		due := sc.now.Add(st.Duration)

@@ -321,3 +321,21 @@ func (q *QuietHours) channel() string {
 func clock(min int) string { return fmt.Sprintf("%02d:%02d", min/60, min%60) }
 
 func stamp(t time.Time) string { return t.Format(time.RFC3339) }
+
+// MinHorizon is the least history of sends a caller keeps for Decide.
+const MinHorizon = 7 * 24 * time.Hour
+
+// Horizon is how far back Decide looks at sends: the longest cap window
+// or the priority window, and at least MinHorizon. Sends older than now
+// minus the horizon can be forgotten. A nil policy has MinHorizon.
+func (p *Policy) Horizon() time.Duration {
+	h := MinHorizon
+	if p == nil {
+		return h
+	}
+	h = max(h, p.PriorityWindow)
+	for _, c := range p.Caps {
+		h = max(h, c.Window)
+	}
+	return h
+}

@@ -114,6 +114,9 @@ func (s *Store) ApplyBatch(ctx context.Context, b *core.ApplyBatch, fn func(fres
 		return 0, err
 	}
 	queueAudienceWrites(writes, c)
+	if err := queueDecisionWrites(writes, c); err != nil {
+		return 0, err
+	}
 	if err := execBatch(ctx, tx, writes); err != nil {
 		return 0, fmt.Errorf("apply commit: %w", err)
 	}
@@ -310,6 +313,7 @@ func (s *Store) EraseProfile(ctx context.Context, id string) (core.Erasure, erro
 	b.Queue(`DELETE FROM merges WHERE from_id = ANY($1) OR into_id = ANY($1)`, ids)
 	b.Queue(`DELETE FROM journey_instances WHERE profile_id = ANY($1)`, ids)
 	b.Queue(`DELETE FROM outbox WHERE profile_id = ANY($1)`, ids)
+	b.Queue(`DELETE FROM decisions WHERE profile_id = ANY($1)`, ids)
 	b.Queue(`DELETE FROM audience_members WHERE profile_id = ANY($1)`, ids)
 	b.Queue(`DELETE FROM emits WHERE profile_id = ANY($1)`, ids)
 	b.Queue(`DELETE FROM profiles WHERE id = ANY($1)`, ids)

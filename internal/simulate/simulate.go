@@ -18,6 +18,7 @@ import (
 	"github.com/overture-cjo/overture/internal/core"
 	"github.com/overture-cjo/overture/internal/journey"
 	"github.com/overture-cjo/overture/internal/machine"
+	"github.com/overture-cjo/overture/internal/policy"
 )
 
 // DefaultHorizon is how far past the last event a simulation follows
@@ -44,6 +45,9 @@ type Options struct {
 	// the virtual clock. Entering and leaving add trace lines and play
 	// audience_entered / audience_exited events at once (nil: none).
 	Audiences *audience.Set
+	// Policy is the contact policy every send passes (nil: none). Its
+	// decisions are in each Customer's Decisions.
+	Policy *policy.Policy
 }
 
 // Input is one event to simulate, with where it came from for errors.
@@ -65,6 +69,7 @@ type Customer struct {
 	Trace     []machine.Record
 	Profile   *core.Profile
 	Instances []*core.Instance // every instance, in entry order
+	Decisions []*core.Decision // arbitration outcomes, in order
 }
 
 // ReadEvents reads events, one JSON object per line (Segment's message
@@ -204,7 +209,7 @@ func parseOffset(s string) (time.Duration, error) {
 
 // Run simulates events (sorted by time) against the catalog's journeys.
 func Run(cat *machine.Catalog, events []Input, opts Options) *Result {
-	s := &sim{m: machine.New(cat, opts.Zone), customers: map[string]*state{}, opts: opts, cat: cat}
+	s := &sim{m: machine.New(cat, opts.Zone).With(machine.Deciders{Policy: opts.Policy}), customers: map[string]*state{}, opts: opts, cat: cat}
 	until := opts.Until
 	if until.IsZero() && len(events) > 0 {
 		until = events[len(events)-1].Event.Timestamp.Add(DefaultHorizon)
@@ -228,7 +233,7 @@ func Run(cat *machine.Catalog, events []Input, opts Options) *Result {
 	res := &Result{Messages: s.messages}
 	for _, id := range s.customerIDs() {
 		st := s.customers[id]
-		res.Customers = append(res.Customers, &Customer{ID: id, Trace: st.trace, Profile: st.c.Profile, Instances: st.all})
+		res.Customers = append(res.Customers, &Customer{ID: id, Trace: st.trace, Profile: st.c.Profile, Instances: st.all, Decisions: st.decisions})
 		for _, in := range st.c.Instances {
 			if !in.Due.IsZero() {
 				res.Pending++
@@ -253,10 +258,11 @@ type sim struct {
 }
 
 type state struct {
-	c     machine.Customer
-	trace []machine.Record
-	all   []*core.Instance
-	known map[*core.Instance]bool
+	c         machine.Customer
+	trace     []machine.Record
+	decisions []*core.Decision
+	all       []*core.Instance
+	known     map[*core.Instance]bool
 }
 
 func (s *sim) customer(id string, now time.Time) *state {
@@ -430,6 +436,7 @@ func (s *sim) refresh(id string, at time.Time) {
 func (s *sim) collect(st *state, now time.Time) {
 	for {
 		st.trace = append(st.trace, s.out.Trace...)
+		st.decisions = append(st.decisions, s.out.Decisions...)
 		s.messages += len(s.out.Outbox)
 		for _, in := range s.out.Changed {
 			if !st.known[in] {

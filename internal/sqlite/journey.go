@@ -195,6 +195,9 @@ func moveJourneyRows(ctx context.Context, tx *sql.Tx, m core.Merge) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE outbox SET profile_id = ? WHERE profile_id = ?`, m.Into, m.From); err != nil {
 		return fmt.Errorf("move outbox: %w", err)
 	}
+	if _, err := tx.ExecContext(ctx, `UPDATE decisions SET profile_id = ? WHERE profile_id = ?`, m.Into, m.From); err != nil {
+		return fmt.Errorf("move decisions: %w", err)
+	}
 	return nil
 }
 

@@ -101,6 +101,12 @@ func (s *Store) ApplyBatch(ctx context.Context, b *core.ApplyBatch, fn func(fres
 	if err := insertEmits(ctx, tx, c.Emits); err != nil {
 		return 0, err
 	}
+	if err := insertDecisions(ctx, tx, c.Decisions); err != nil {
+		return 0, err
+	}
+	if err := addStats(ctx, tx, c.Stats); err != nil {
+		return 0, err
+	}
 	// After the upserts, so that nothing of From's is left behind. From's
 	// memberships go: the engine evaluates Into's audiences again.
 	for _, m := range c.Merges {
@@ -263,6 +269,9 @@ func eraseTx(ctx context.Context, tx *sql.Tx, id string) (core.Erasure, error) {
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE profile_id = ?`, pid); err != nil {
 			return er, fmt.Errorf("erase outbox: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM decisions WHERE profile_id = ?`, pid); err != nil {
+			return er, fmt.Errorf("erase decisions: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM audience_members WHERE profile_id = ?`, pid); err != nil {
 			return er, fmt.Errorf("erase memberships: %w", err)

@@ -65,6 +65,8 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"AudienceErase", testAudienceErase},
 		{"AudienceRollback", testAudienceRollback},
 		{"Refreshes", testRefreshes},
+		{"Decisions", testDecisions},
+		{"ModelStats", testModelStats},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
