@@ -13,3 +13,13 @@ var Journey []byte
 //
 //go:embed audience.schema.json
 var Audience []byte
+
+// Offer is the JSON Schema (2020-12) of an offer definition file.
+//
+//go:embed offer.schema.json
+var Offer []byte
+
+// Interaction is the JSON Schema (2020-12) of an interaction policy file.
+//
+//go:embed interaction.schema.json
+var Interaction []byte

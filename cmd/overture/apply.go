@@ -15,9 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/overture-cjo/overture/internal/audience"
 	"github.com/overture-cjo/overture/internal/catalog"
-	"github.com/overture-cjo/overture/internal/computed"
 	"github.com/overture-cjo/overture/internal/journey"
 )
 
@@ -77,10 +75,9 @@ func applyCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	dir := dirs[0]
 
 	defs, err := journey.Load(dir)
-	var traits *computed.Set
-	var auds []*audience.Audience
+	var ex *extras
 	if err == nil {
-		traits, auds, err = loadDerived(dir, defs, true)
+		ex, err = loadDerived(dir, defs, true)
 	}
 	if n := printProblems(stderr, err); n > 0 {
 		return &exitError{code: 1, err: fmt.Errorf("apply: %d problem(s) in %s; nothing applied", n, dir)}
@@ -104,14 +101,25 @@ func applyCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 
 	c := &applyClient{base: base, token: tok, http: &http.Client{Timeout: 30 * time.Second}}
-	for _, t := range traits.Traits {
+	if ex.policy != nil {
+		src, err := os.ReadFile(ex.policyFile)
+		if err != nil {
+			return &exitError{code: 1, err: fmt.Errorf("apply: %w", err)}
+		}
+		a, err := c.put(ctx, "/v1/policy", ex.policyFile, src)
+		if err != nil {
+			return &exitError{code: 1, err: fmt.Errorf("apply %s: %w", ex.policyFile, err)}
+		}
+		fmt.Fprintf(stdout, "%s contact policy version %d\n", appliedWord(a), a.Version)
+	}
+	for _, t := range ex.traits.Traits {
 		a, err := c.put(ctx, "/v1/traits/"+url.PathEscape(t.Name), ".yaml", []byte(t.Source()))
 		if err != nil {
 			return &exitError{code: 1, err: fmt.Errorf("apply %s (trait %s): %w", t.Pos.File, t.Name, err)}
 		}
 		fmt.Fprintf(stdout, "%s trait %s version %d\n", appliedWord(a), a.ID, a.Version)
 	}
-	for _, au := range auds {
+	for _, au := range ex.audiences {
 		src, err := os.ReadFile(au.Pos.File)
 		if err != nil {
 			return &exitError{code: 1, err: fmt.Errorf("apply: %w", err)}

@@ -100,6 +100,10 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("traits and audiences: %w", err)
 	}
+	decisioning, err := catalog.OpenDecisioning(ctx, store, clock, log, catalog.DecisionHooks{Policy: eng.SetPolicy})
+	if err != nil {
+		return fmt.Errorf("decisioning: %w", err)
+	}
 	srv := &api.Server{
 		Store: store, Committer: com, Engine: eng, Clock: clock, Logger: log, AdminToken: token,
 		Decoder:  &ingest.Decoder{Now: clock.Now, NewID: newMessageID},
@@ -107,6 +111,8 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 		Metrics:  api.NewMetrics(eng, com, clock),
 		Journeys: journeys,
 		Derived:  derived,
+
+		Decisioning: decisioning,
 	}
 
 	ln, err := net.Listen("tcp", *addr)

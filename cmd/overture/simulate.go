@@ -14,6 +14,7 @@ import (
 	"github.com/overture-cjo/overture/internal/core"
 	"github.com/overture-cjo/overture/internal/journey"
 	"github.com/overture-cjo/overture/internal/machine"
+	"github.com/overture-cjo/overture/internal/policy"
 	"github.com/overture-cjo/overture/internal/simulate"
 )
 
@@ -145,10 +146,9 @@ func loadCatalog(dir string, stderr io.Writer) (*definitionSet, error) {
 	if err == nil && len(defs) == 0 {
 		return nil, fmt.Errorf("no journey definitions in %s", dir)
 	}
-	var traits *computed.Set
-	var auds []*audience.Audience
+	var ex *extras
 	if err == nil {
-		traits, auds, err = loadDerived(dir, defs, true)
+		ex, err = loadDerived(dir, defs, true)
 	}
 	if n := printProblems(stderr, err); n > 0 {
 		return nil, fmt.Errorf("%d problem(s) in %s", n, dir)
@@ -156,28 +156,30 @@ func loadCatalog(dir string, stderr io.Writer) (*definitionSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	ds := &definitionSet{traits: traits}
+	ds := &definitionSet{traits: ex.traits, policy: ex.policy}
 	if ds.cat, err = machine.FromDefinitions(defs); err != nil {
 		return nil, err
 	}
-	if ds.audiences, err = audience.NewSet(auds); err != nil {
+	if ds.audiences, err = audience.NewSet(ex.audiences); err != nil {
 		return nil, err
 	}
 	return ds, nil
 }
 
 // definitionSet is what a definitions directory holds: journeys, computed
-// traits (DIR/traits) and audiences (DIR/audiences).
+// traits (DIR/traits), audiences (DIR/audiences) and the contact policy
+// (DIR/policy).
 type definitionSet struct {
 	cat       *machine.Catalog
 	traits    *computed.Set
 	audiences *audience.Set
+	policy    *policy.Policy
 }
 
 // options returns simulation options running the set's traits and
 // audiences.
 func (ds *definitionSet) options(o simulate.Options) simulate.Options {
-	o.Traits, o.Audiences = ds.traits, ds.audiences
+	o.Traits, o.Audiences, o.Policy = ds.traits, ds.audiences, ds.policy
 	return o
 }
 

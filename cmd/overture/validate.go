@@ -25,7 +25,11 @@ directory, and checks them: fields (schema/audience.schema.json), ids
 unique, cron schedules, the condition (compiled and type-checked) and that
 each in_journey("ID") names a journey in DIR.
 
-Prints "ok: N journeys, M audiences", or every problem as
+Then the contact policy, the one file in DIR/policy if there is one
+(consent, quiet hours, frequency caps, suppression, priority window).
+
+Prints "ok: N journeys, M audiences, K computed traits, and the contact
+policy's file (or "no contact policy"), or every problem as
 FILE:LINE:COLUMN: FIELD: MESSAGE, one per line, and exits 1 (2 for a usage
 error).
 `
@@ -51,7 +55,7 @@ func validateCommand(args []string, stdout, stderr io.Writer) error {
 	if !errors.As(err, &problems) && err != nil {
 		return fmt.Errorf("validate: %w", err)
 	}
-	traits, auds, err := loadDerived(dir, defs, journeysOK)
+	ex, err := loadDerived(dir, defs, journeysOK)
 	var list journey.ErrorList
 	if errors.As(err, &list) {
 		problems = append(problems, list...)
@@ -73,6 +77,10 @@ func validateCommand(args []string, stdout, stderr io.Writer) error {
 		}
 		return &exitError{code: 1, err: fmt.Errorf("validate: %d problem(s) in %s", len(problems), dir)}
 	}
-	fmt.Fprintf(stdout, "ok: %d journeys, %d audiences, %d computed traits\n", len(defs), len(auds), len(traits.Traits))
+	policyNote := "no contact policy"
+	if ex.policy != nil {
+		policyNote = "contact policy " + ex.policyFile
+	}
+	fmt.Fprintf(stdout, "ok: %d journeys, %d audiences, %d computed traits, %s\n", len(defs), len(ex.audiences), len(ex.traits.Traits), policyNote)
 	return nil
 }

@@ -79,7 +79,36 @@ func TestValidateAudiences(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err = exec.Command(binPath, "validate", dir).CombinedOutput()
-	if err != nil || string(out) != "ok: 1 journeys, 0 audiences, 0 computed traits\n" {
+	if err != nil || string(out) != "ok: 1 journeys, 0 audiences, 0 computed traits, no contact policy\n" {
 		t.Fatalf("journeys only: %v\n%s", err, out)
+	}
+
+	// A contact policy: its problems are reported, two files are one too
+	// many, and a good one is named in the summary.
+	write("policy/contact.yaml", "consent: {channels: [sms]}\nquiet_hours:\n  - {channel: sms, from: \"25:00\", to: \"08:00\"}\n")
+	write("policy/other.yaml", "priority_window: 1h\n")
+	out, err = exec.Command(binPath, "validate", dir).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("bad policy: %v, want exit status 1\n%s", err, out)
+	}
+	pol := filepath.Join(dir, "policy")
+	for _, want := range []string{
+		pol + "/other.yaml:1:1: a second contact policy (the first is " + pol + "/contact.yaml)",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if err := os.Remove(filepath.Join(pol, "other.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	out, _ = exec.Command(binPath, "validate", dir).CombinedOutput()
+	if want := pol + "/contact.yaml:3:26: quiet_hours[0].from: \"25:00\" is not a time of day"; !strings.Contains(string(out), want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
+	}
+	write("policy/contact.yaml", "consent: {channels: [sms]}\n")
+	out, err = exec.Command(binPath, "validate", dir).CombinedOutput()
+	if want := "ok: 1 journeys, 0 audiences, 0 computed traits, contact policy " + pol + "/contact.yaml\n"; err != nil || string(out) != want {
+		t.Errorf("good policy: %v\n%s\nwant %s", err, out, want)
 	}
 }

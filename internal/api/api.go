@@ -32,6 +32,8 @@ type Server struct {
 	Metrics    *Metrics
 	Journeys   *catalog.Service // the applied journeys; nil: the journey routes answer 503
 	Derived    *catalog.Derived // computed traits and audiences; nil: their routes answer 503
+	// Decisioning holds the contact policy; nil: its routes answer 503.
+	Decisioning *catalog.Decisioning
 }
 
 // Handler returns the HTTP handler with every route.
@@ -60,6 +62,11 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /v1/journeys/{id}/resume", s.admin(s.setJourneyState(core.JourneyActive)))
 	mux.Handle("POST /v1/journeys/{id}/archive", s.admin(s.setJourneyState(core.JourneyArchived)))
 	mux.Handle("GET /v1/profiles/{id}/journeys", s.admin(s.profileJourneys))
+	mux.Handle("GET /v1/profiles/{id}/decisions", s.admin(s.listDecisions))
+	mux.Handle("GET /v1/profiles/{id}/timeline", s.admin(s.timeline))
+	mux.Handle("PUT /v1/policy", s.admin(s.putPolicy))
+	mux.Handle("GET /v1/policy", s.admin(s.getPolicy))
+	mux.Handle("DELETE /v1/policy", s.admin(s.deletePolicy))
 	mux.Handle("GET /v1/outbox", s.admin(s.listOutbox))
 	mux.Handle("PUT /v1/traits/{name}", s.admin(s.putTrait))
 	mux.Handle("GET /v1/traits", s.admin(s.listTraits))

@@ -235,9 +235,15 @@ type Member struct {
 // Definition kinds kept by SaveDefinition (journeys have their own
 // tables).
 const (
-	KindTrait    = "trait"
-	KindAudience = "audience"
+	KindTrait       = "trait"
+	KindAudience    = "audience"
+	KindPolicy      = "policy"      // the contact policy (one, id PolicyID)
+	KindOffer       = "offer"       // next-best-action offers
+	KindInteraction = "interaction" // touchpoint interaction policies
 )
+
+// PolicyID is the id the contact policy is stored under.
+const PolicyID = "default"
 
 // DefinitionVersion is one stored version of a trait or audience
 // definition.

@@ -112,6 +112,9 @@ type Engine struct {
 	recent, older map[core.MessageKey]time.Time // message keys routed lately (router goroutine only)
 
 	machine       atomic.Pointer[machine.Machine] // the journeys run; nil until SetCatalog
+	machineMu     sync.Mutex                      // serialises SetCatalog and SetPolicy
+	catalog       *machine.Catalog                // the last SetCatalog's
+	deciders      machine.Deciders                // what send steps consult
 	horizon       atomic.Int64                    // unix ns: timers due up to it are held in memory
 	timersThrough atomic.Int64                    // unix ns: the loader has read timers due up to it
 	calling       atomic.Int64                    // webhook calls in flight

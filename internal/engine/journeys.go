@@ -9,13 +9,28 @@ import (
 
 	"github.com/overture-cjo/overture/internal/core"
 	"github.com/overture-cjo/overture/internal/machine"
+	"github.com/overture-cjo/overture/internal/policy"
 )
 
 // SetCatalog makes the engine run the catalog's journeys from the next
 // partition batch on. Instances keep the version they started on, so the
 // catalog must hold every version that has active instances.
 func (e *Engine) SetCatalog(cat *machine.Catalog) {
-	e.machine.Store(machine.New(cat, e.opts.Zone))
+	e.machineMu.Lock()
+	defer e.machineMu.Unlock()
+	e.catalog = cat
+	e.machine.Store(machine.New(cat, e.opts.Zone).With(e.deciders))
+}
+
+// SetPolicy makes send steps pass the contact policy p (nil: none) from
+// the next partition batch on.
+func (e *Engine) SetPolicy(p *policy.Policy) {
+	e.machineMu.Lock()
+	defer e.machineMu.Unlock()
+	e.deciders.Policy = p
+	if e.catalog != nil {
+		e.machine.Store(machine.New(e.catalog, e.opts.Zone).With(e.deciders))
+	}
 }
 
 // Reply hands a webhook's reply to the partition of the instance's

@@ -486,6 +486,7 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 			written = c.Profiles
 			c.Instances = out.Changed
 			c.Outbox = out.Outbox
+			c.Decisions = out.Decisions
 			return c, nil
 		})
 	if err != nil {
