@@ -17,6 +17,19 @@ func TestTestCommandExamples(t *testing.T) {
 	}
 }
 
+// TestTestCommandArbitration runs the shipped contact-policy tests: a
+// service journey holds marketing, consent, a fraud journey drops
+// marketing, quiet hours in the customer's timezone, a frequency cap.
+func TestTestCommandArbitration(t *testing.T) {
+	out, errOut, code := runBinary(t, "test", "../../examples/arbitration/tests")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "ok   a bill dispute holds the renewal offer until it is resolved") || !strings.HasSuffix(out, "ok: 5 passed\n") {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
 const passingTest = `name: bob orders within the hour
 journeys: JOURNEYS
 start: 2026-03-02T09:00:00Z

@@ -35,7 +35,8 @@ func FormatOffset(d time.Duration) string {
 
 // RelativeLine renders a trace record relative to start, as test files
 // expect it: "+OFFSET JOURNEY [STEP] KIND [DETAIL] [-> NEXT]", the version
-// left out, and a wait's "until TIME" given as an offset from start too.
+// left out, and a wait's (or a delayed send's) "until TIME" given as an
+// offset from start too.
 // Runs of spaces are collapsed to one.
 func RelativeLine(r machine.Record, start time.Time) string {
 	parts := []string{"+" + FormatOffset(r.At.Sub(start)), r.Journey}
@@ -44,7 +45,7 @@ func RelativeLine(r machine.Record, start time.Time) string {
 	}
 	parts = append(parts, r.Kind)
 	if d := r.Detail; d != "" {
-		if r.Kind == core.RecordWait || r.Kind == core.RecordWaitFor {
+		if r.Kind == core.RecordWait || r.Kind == core.RecordWaitFor || r.Kind == core.RecordDelay {
 			d = relativeUntil(d, start)
 		}
 		parts = append(parts, d)
@@ -55,17 +56,22 @@ func RelativeLine(r machine.Record, start time.Time) string {
 	return normalize(strings.Join(parts, " "))
 }
 
-// relativeUntil rewrites a trailing "until RFC3339" as "until +OFFSET".
+// relativeUntil rewrites the first "until RFC3339" as "until +OFFSET".
 func relativeUntil(detail string, start time.Time) string {
-	i := strings.LastIndex(detail, "until ")
+	i := strings.Index(detail, "until ")
 	if i < 0 {
 		return detail
 	}
-	t, err := time.Parse(time.RFC3339, detail[i+len("until "):])
+	at := detail[i+len("until "):]
+	rest := ""
+	if j := strings.IndexByte(at, ' '); j >= 0 {
+		at, rest = at[:j], at[j:]
+	}
+	t, err := time.Parse(time.RFC3339, at)
 	if err != nil {
 		return detail
 	}
-	return detail[:i] + "until +" + FormatOffset(t.Sub(start))
+	return detail[:i] + "until +" + FormatOffset(t.Sub(start)) + rest
 }
 
 // normalize collapses runs of white space to one space and trims the ends.
