@@ -112,6 +112,16 @@ func applyCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		fmt.Fprintf(stdout, "%s contact policy version %d\n", appliedWord(a), a.Version)
 	}
+	for _, o := range ex.offers {
+		if err := putFile(ctx, c, stdout, "/v1/offers/"+url.PathEscape(o.ID), o.Pos.File, "offer "+o.ID); err != nil {
+			return err
+		}
+	}
+	for _, p := range ex.interactions {
+		if err := putFile(ctx, c, stdout, "/v1/interactions/"+url.PathEscape(p.ID), p.Pos.File, "interaction policy "+p.ID); err != nil {
+			return err
+		}
+	}
 	for _, t := range ex.traits.Traits {
 		a, err := c.put(ctx, "/v1/traits/"+url.PathEscape(t.Name), ".yaml", []byte(t.Source()))
 		if err != nil {
@@ -141,6 +151,20 @@ func applyCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		fmt.Fprintf(stdout, "%s %s version %d\n", appliedWord(a), a.ID, a.Version)
 	}
+	return nil
+}
+
+// putFile applies one definition file and prints what became of it.
+func putFile(ctx context.Context, c *applyClient, stdout io.Writer, path, file, what string) error {
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("apply: %w", err)}
+	}
+	a, err := c.put(ctx, path, file, src)
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("apply %s: %w", file, err)}
+	}
+	fmt.Fprintf(stdout, "%s %s version %d\n", appliedWord(a), what, a.Version)
 	return nil
 }
 

@@ -10,23 +10,30 @@ import (
 
 	"github.com/overture-cjo/overture/internal/audience"
 	"github.com/overture-cjo/overture/internal/computed"
+	"github.com/overture-cjo/overture/internal/decide"
 	"github.com/overture-cjo/overture/internal/journey"
 	"github.com/overture-cjo/overture/internal/policy"
+	"github.com/overture-cjo/overture/internal/touchpoint"
 )
 
 // extras are the definitions of a directory besides its journeys.
 type extras struct {
-	traits     *computed.Set
-	audiences  []*audience.Audience
-	policy     *policy.Policy // nil: none
-	policyFile string         // where it came from
+	traits       *computed.Set
+	audiences    []*audience.Audience
+	policy       *policy.Policy // nil: none
+	policyFile   string         // where it came from
+	offers       []*decide.Offer
+	interactions []*touchpoint.Policy
 }
 
 // loadDerived loads the computed traits (DIR/traits), audiences
-// (DIR/audiences) and contact policy (the one file in DIR/policy) of a
+// (DIR/audiences), contact policy (the one file in DIR/policy), offers
+// (DIR/offers) and interaction policies (DIR/interactions) of a
 // definitions directory whose journeys are defs and, if journeysOK (defs
 // are all of them), checks what spans them: each in_journey of an
-// audience names a journey, and a journey's audience trigger an audience.
+// audience or interaction rule names a journey (in_step, a step of it), a
+// journey's audience trigger an audience, and a send step's named offer
+// an offer (when there are offers).
 // Problems come back as one journey.ErrorList.
 func loadDerived(dir string, defs []*journey.Definition, journeysOK bool) (*extras, error) {
 	var errs journey.ErrorList
@@ -49,6 +56,14 @@ func loadDerived(dir string, defs []*journey.Definition, journeysOK bool) (*extr
 	if err := collect(err); err != nil {
 		return nil, err
 	}
+	offers, err := decide.Load(filepath.Join(dir, "offers"))
+	if err := collect(err); err != nil {
+		return nil, err
+	}
+	inters, err := touchpoint.Load(filepath.Join(dir, "interactions"))
+	if err := collect(err); err != nil {
+		return nil, err
+	}
 	if journeysOK {
 		journeys, known := map[string]bool{}, map[string]bool{}
 		for _, d := range defs {
@@ -57,6 +72,30 @@ func loadDerived(dir string, defs []*journey.Definition, journeysOK bool) (*extr
 		for _, a := range auds {
 			known[a.ID] = true
 			errs = append(errs, a.CheckJourneys(func(id string) bool { return journeys[id] })...)
+		}
+		steps := map[string]map[string]bool{}
+		for _, d := range defs {
+			steps[d.ID] = map[string]bool{}
+			for _, st := range d.StepOrder {
+				steps[d.ID][st] = true
+			}
+		}
+		for _, p := range inters {
+			errs = append(errs, p.CheckJourneys(func(j, step string) bool {
+				return steps[j] != nil && (step == "" || steps[j][step])
+			})...)
+		}
+		offerIDs := map[string]bool{}
+		for _, o := range offers {
+			offerIDs[o.ID] = true
+		}
+		for _, d := range defs {
+			for _, name := range d.StepOrder {
+				if st := d.Steps[name]; st.Type == journey.StepSend && st.Offer != "" && st.Offer != journey.OfferBest && len(offers) > 0 && !offerIDs[st.Offer] {
+					errs = append(errs, &journey.Error{Pos: journey.Pos{File: d.File, Line: 1, Column: 1}, Path: journey.JoinPath(journey.JoinPath("steps", name), "offer"),
+						Message: fmt.Sprintf("no offer %q in %s", st.Offer, filepath.Join(dir, "offers"))})
+				}
+			}
 		}
 		for _, d := range defs {
 			if id := d.Entry.Trigger.Audience; id != "" && !known[id] {
@@ -68,7 +107,7 @@ func loadDerived(dir string, defs []*journey.Definition, journeysOK bool) (*extr
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	return &extras{traits: traits, audiences: auds, policy: pol, policyFile: polFile}, nil
+	return &extras{traits: traits, audiences: auds, policy: pol, policyFile: polFile, offers: offers, interactions: inters}, nil
 }
 
 // loadPolicy parses the contact policy in dir: its one definition file

@@ -100,7 +100,7 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("traits and audiences: %w", err)
 	}
-	decisioning, err := catalog.OpenDecisioning(ctx, store, clock, log, catalog.DecisionHooks{Policy: eng.SetPolicy})
+	decisioning, err := catalog.OpenDecisioning(ctx, store, clock, log, catalog.DecisionHooks{Policy: eng.SetPolicy, Offers: eng.SetOffers})
 	if err != nil {
 		return fmt.Errorf("decisioning: %w", err)
 	}

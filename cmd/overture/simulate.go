@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/overture-cjo/overture/internal/core"
+	"github.com/overture-cjo/overture/internal/decide"
 	"github.com/overture-cjo/overture/internal/journey"
 	"github.com/overture-cjo/overture/internal/machine"
 	"github.com/overture-cjo/overture/internal/policy"
@@ -157,6 +158,9 @@ func loadCatalog(dir string, stderr io.Writer) (*definitionSet, error) {
 		return nil, err
 	}
 	ds := &definitionSet{traits: ex.traits, policy: ex.policy}
+	if ds.offers, err = decide.NewSet(ex.offers); err != nil {
+		return nil, err
+	}
 	if ds.cat, err = machine.FromDefinitions(defs); err != nil {
 		return nil, err
 	}
@@ -174,12 +178,13 @@ type definitionSet struct {
 	traits    *computed.Set
 	audiences *audience.Set
 	policy    *policy.Policy
+	offers    *decide.Set
 }
 
 // options returns simulation options running the set's traits and
 // audiences.
 func (ds *definitionSet) options(o simulate.Options) simulate.Options {
-	o.Traits, o.Audiences, o.Policy = ds.traits, ds.audiences, ds.policy
+	o.Traits, o.Audiences, o.Policy, o.Offers = ds.traits, ds.audiences, ds.policy, ds.offers
 	return o
 }
 

@@ -112,7 +112,7 @@ customer dave
 // webhook replies.
 func TestSimulateTimezoneAndWebhooks(t *testing.T) {
 	dir := t.TempDir()
-	events := writeFile(t, dir, "events.jsonl", `{"at": "0s", "type": "identify", "userId": "ned", "context": {"timezone": "America/New_York"}}
+	events := writeFile(t, dir, "events.jsonl", `{"at": "0s", "type": "identify", "userId": "ned", "traits": {"consent": {"push": true}}, "context": {"timezone": "America/New_York"}}
 {"at": "0s", "userId": "ned", "event": "Cart Updated", "properties": {"cart_id": "c1", "total": 30}}
 `)
 	hooks := writeFile(t, dir, "hooks.json", `{"hook": {"status": 200, "body": {"ok": true}}}`)
@@ -125,7 +125,7 @@ func TestSimulateTimezoneAndWebhooks(t *testing.T) {
 		"2026-03-04T10:00:00Z cart-abandonment@1 hook resumed status 200 -> other",
 		// Wednesday 05:00 in New York: 09:00 EST is 14:00 UTC.
 		"2026-03-04T10:00:00Z follow-up@1 morning wait until 2026-03-04T14:00:00Z",
-		"2026-03-04T14:00:00Z follow-up@1 nudge send best cart-follow-up -> done",
+		"2026-03-04T14:00:00Z follow-up@1 nudge send push cart-follow-up -> done", // channel best: the one ned consented to
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)

@@ -26,7 +26,11 @@ unique, cron schedules, the condition (compiled and type-checked) and that
 each in_journey("ID") names a journey in DIR.
 
 Then the contact policy, the one file in DIR/policy if there is one
-(consent, quiet hours, frequency caps, suppression, priority window).
+(consent, quiet hours, frequency caps, suppression, priority window); the
+offers in DIR/offers (schema/offer.schema.json, eligibility and context
+CEL; a send step's named offer must be one); and the interaction policies
+in DIR/interactions (schema/interaction.schema.json; in_journey and
+in_step must name journeys and steps in DIR).
 
 Prints "ok: N journeys, M audiences, K computed traits, and the contact
 policy's file (or "no contact policy"), or every problem as
@@ -81,6 +85,7 @@ func validateCommand(args []string, stdout, stderr io.Writer) error {
 	if ex.policy != nil {
 		policyNote = "contact policy " + ex.policyFile
 	}
-	fmt.Fprintf(stdout, "ok: %d journeys, %d audiences, %d computed traits, %s\n", len(defs), len(ex.audiences), len(ex.traits.Traits), policyNote)
+	fmt.Fprintf(stdout, "ok: %d journeys, %d audiences, %d computed traits, %d offers, %d interaction policies, %s\n",
+		len(defs), len(ex.audiences), len(ex.traits.Traits), len(ex.offers), len(ex.interactions), policyNote)
 	return nil
 }

@@ -32,12 +32,21 @@ type Server struct {
 	Metrics    *Metrics
 	Journeys   *catalog.Service // the applied journeys; nil: the journey routes answer 503
 	Derived    *catalog.Derived // computed traits and audiences; nil: their routes answer 503
-	// Decisioning holds the contact policy; nil: its routes answer 503.
+	// Decisioning holds the contact policy, offers and interaction
+	// policies; nil: their routes answer 503.
 	Decisioning *catalog.Decisioning
+
+	slots chan struct{} // touchpoint events on their way to the log (made by Handler)
 }
+
+// recordSlots bounds the touchpoint_decision events waiting for the log.
+func (s *Server) recordSlots() chan struct{} { return s.slots }
 
 // Handler returns the HTTP handler with every route.
 func (s *Server) Handler() http.Handler {
+	if s.slots == nil {
+		s.slots = make(chan struct{}, maxRecordsInFlight)
+	}
 	mux := http.NewServeMux()
 	for _, typ := range []string{core.TypeTrack, core.TypeIdentify, core.TypePage, core.TypeScreen, core.TypeGroup, core.TypeAlias} {
 		mux.Handle("POST /v1/"+typ, s.ingestHandler("/v1/"+typ, s.single(typ)))
@@ -64,6 +73,15 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /v1/profiles/{id}/journeys", s.admin(s.profileJourneys))
 	mux.Handle("GET /v1/profiles/{id}/decisions", s.admin(s.listDecisions))
 	mux.Handle("GET /v1/profiles/{id}/timeline", s.admin(s.timeline))
+	mux.Handle("GET /v1/profiles/{id}/context", s.admin(s.getContext))
+	mux.Handle("POST /v1/decide", s.admin(s.decide))
+	mux.Handle("PUT /v1/offers/{id}", s.admin(s.putOffer))
+	mux.Handle("GET /v1/offers", s.admin(s.listOffers))
+	mux.Handle("GET /v1/offers/{id}", s.admin(s.getOffer))
+	mux.Handle("DELETE /v1/offers/{id}", s.admin(s.deleteOffer))
+	mux.Handle("PUT /v1/interactions/{id}", s.admin(s.putInteraction))
+	mux.Handle("GET /v1/interactions", s.admin(s.listInteractions))
+	mux.Handle("DELETE /v1/interactions/{id}", s.admin(s.deleteInteraction))
 	mux.Handle("PUT /v1/policy", s.admin(s.putPolicy))
 	mux.Handle("GET /v1/policy", s.admin(s.getPolicy))
 	mux.Handle("DELETE /v1/policy", s.admin(s.deletePolicy))

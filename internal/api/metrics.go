@@ -17,6 +17,8 @@ type Metrics struct {
 	ingested   *prometheus.CounterVec
 	rejected   *prometheus.CounterVec
 	ackLatency *prometheus.HistogramVec
+
+	decisionsDropped prometheus.Counter
 }
 
 // NewMetrics registers Overture's metrics; engine and committer figures are
@@ -33,7 +35,10 @@ func NewMetrics(eng *engine.Engine, com *ingest.Committer, clock core.Clock) *Me
 		Name: "overture_ingest_ack_seconds", Help: "Time from request start to durable acknowledgement.",
 		Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5},
 	}, []string{"route"})
-	m.reg.MustRegister(m.ingested, m.rejected, m.ackLatency,
+	m.decisionsDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "overture_touchpoint_events_dropped_total", Help: "touchpoint_decision events not recorded on the timeline (too many waiting for the log, or the append failed).",
+	})
+	m.reg.MustRegister(m.ingested, m.rejected, m.ackLatency, m.decisionsDropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "overture_events_deduplicated_total", Help: "Events dropped because their messageId was already applied within the dedupe window."},

@@ -30,6 +30,13 @@ type Service struct {
 	cat     *machine.Catalog
 }
 
+// Catalog returns the machine catalog of every applied journey version.
+func (s *Service) Catalog() *machine.Catalog {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cat
+}
+
 // Open loads every stored journey version and calls onChange with the
 // catalog (and again after each change). A stored version that no longer
 // parses is logged and left out (its instances then wait).

@@ -5,33 +5,91 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/overture-cjo/overture/internal/core"
+	"github.com/overture-cjo/overture/internal/decide"
 	"github.com/overture-cjo/overture/internal/policy"
+	"github.com/overture-cjo/overture/internal/touchpoint"
 )
 
-// Decisioning keeps the applied contact policy (and, with it, what else
-// decides for a customer): each is stored as versions of a definition,
-// and the newest version not deleted is handed to the engine.
+// Decisioning keeps what decides for a customer besides the journeys: the
+// contact policy, the offers and the interaction policies. Each is stored
+// as versions of a definition; the newest versions not deleted are in
+// force (handed to the engine, and read by the touchpoint API).
 type Decisioning struct {
 	store core.Store
 	clock core.Clock
 	log   *slog.Logger
 	hooks DecisionHooks
 
-	mu     sync.Mutex
-	policy *derived[*policy.Policy] // nil if none was ever applied
+	mu           sync.Mutex
+	policy       *derived[*policy.Policy] // nil if none was ever applied
+	offers       collection[*decide.Offer]
+	interactions collection[*touchpoint.Policy]
+
+	offerSet       atomic.Pointer[decide.Set]     // the offers in force
+	interactionSet atomic.Pointer[touchpoint.Set] // the interaction policies in force
 }
 
 // DecisionHooks receive the definitions in force, at open and after each
 // change; any may be nil.
 type DecisionHooks struct {
 	Policy func(*policy.Policy) // nil: no contact policy
+	Offers func(*decide.Set)    // never nil
 }
 
 // OpenDecisioning loads the stored definitions and calls the hooks.
 func OpenDecisioning(ctx context.Context, store core.Store, clock core.Clock, log *slog.Logger, hooks DecisionHooks) (*Decisioning, error) {
 	d := &Decisioning{store: store, clock: clock, log: log, hooks: hooks}
+	d.offers = collection[*decide.Offer]{kind: core.KindOffer, noun: "offer",
+		parse: func(file string, src []byte) (*decide.Offer, string, error) {
+			o, err := decide.Parse(file, src)
+			if err != nil {
+				return nil, "", err
+			}
+			return o, o.ID, nil
+		},
+		publish: func(list []*decide.Offer) error {
+			set, err := decide.NewSet(list)
+			if err != nil {
+				return err
+			}
+			d.offerSet.Store(set)
+			if d.hooks.Offers != nil {
+				d.hooks.Offers(set)
+			}
+			return nil
+		}}
+	d.interactions = collection[*touchpoint.Policy]{kind: core.KindInteraction, noun: "interaction policy",
+		parse: func(file string, src []byte) (*touchpoint.Policy, string, error) {
+			p, err := touchpoint.Parse(file, src)
+			if err != nil {
+				return nil, "", err
+			}
+			return p, p.ID, nil
+		},
+		publish: func(list []*touchpoint.Policy) error {
+			set, err := touchpoint.NewSet(list)
+			if err != nil {
+				return err
+			}
+			d.interactionSet.Store(set)
+			return nil
+		}}
+	for _, c := range []interface {
+		load(context.Context, core.Store, *slog.Logger) error
+		publishAll() error
+	}{&d.offers, &d.interactions} {
+		if err := c.load(ctx, store, log); err != nil {
+			return nil, err
+		}
+		if err := c.publishAll(); err != nil {
+			// Stored definitions that conflict (they were accepted one by
+			// one): run without them rather than not at all.
+			log.Error("stored definitions do not make a set", "err", err)
+		}
+	}
 	vs, err := store.Definitions(ctx, core.KindPolicy)
 	if err != nil {
 		return nil, err
@@ -115,3 +173,56 @@ func (d *Decisioning) Policy() (*PolicyDef, error) {
 	}
 	return &PolicyDef{Policy: d.policy.def, Version: d.policy.version.Version, UpdatedAt: stamp(d.policy.version), Source: d.policy.version.Source}, nil
 }
+
+// ApplyOffer validates an offer and stores it as a new version unless it
+// equals the newest; id, if not empty, must be its id.
+func (d *Decisioning) ApplyOffer(ctx context.Context, id, file string, source []byte) (Applied, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.offers.apply(ctx, d.store, d.clock, id, file, source)
+}
+
+// DeleteOffer deletes an offer: it is no longer ranked.
+func (d *Decisioning) DeleteOffer(ctx context.Context, id string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.offers.remove(ctx, d.store, d.clock, id)
+}
+
+// Offers lists the offers in force with their versions, by id.
+func (d *Decisioning) Offers() []*Stored[*decide.Offer] {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.offers.list()
+}
+
+// OfferSet returns the offers in force (never nil once opened).
+func (d *Decisioning) OfferSet() *decide.Set { return d.offerSet.Load() }
+
+// ApplyInteraction validates an interaction policy and stores it as a new
+// version unless it equals the newest; id, if not empty, must be its id.
+// One that conflicts with the others (a rule id used twice, a second
+// value_tiers) is refused.
+func (d *Decisioning) ApplyInteraction(ctx context.Context, id, file string, source []byte) (Applied, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.interactions.apply(ctx, d.store, d.clock, id, file, source)
+}
+
+// DeleteInteraction deletes an interaction policy.
+func (d *Decisioning) DeleteInteraction(ctx context.Context, id string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.interactions.remove(ctx, d.store, d.clock, id)
+}
+
+// Interactions lists the interaction policies in force, by id.
+func (d *Decisioning) Interactions() []*Stored[*touchpoint.Policy] {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.interactions.list()
+}
+
+// InteractionSet returns the interaction policies in force (never nil
+// once opened).
+func (d *Decisioning) InteractionSet() *touchpoint.Set { return d.interactionSet.Load() }

@@ -32,7 +32,8 @@ type Derived struct {
 // derived is one stored definition, its newest version parsed.
 type derived[T any] struct {
 	version *core.DefinitionVersion
-	def     T // zero if the stored source no longer parses
+	def     T    // zero if the stored source no longer parses
+	ok      bool // def parsed (collections; traits and audiences test def != nil)
 }
 
 // OpenDerived loads the stored traits and audiences and calls onTraits and

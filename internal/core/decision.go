@@ -28,6 +28,17 @@ type Decision struct {
 	Explain    []string  `json:"explain,omitempty"` // how `best` chose the channel or offer
 }
 
+// Events the engine learns from: message engagement (properties.channel
+// names the channel) feeds channel choice; a touchpoint decision
+// (properties.offers lists the offers shown, each {id, bucket}) counts
+// offer impressions. Issue 7's delivery receipts are these events.
+const (
+	EventMessageDelivered   = "message_delivered"
+	EventMessageOpened      = "message_opened"
+	EventMessageClicked     = "message_clicked"
+	EventTouchpointDecision = "touchpoint_decision"
+)
+
 // Decision outcomes.
 const (
 	OutcomeSend     = "send"

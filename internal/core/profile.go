@@ -21,11 +21,30 @@ type Profile struct {
 	Counts     map[string]int64      `json:"counts"`
 	Events     int64                 `json:"events"`
 	MergedInto string                `json:"mergedInto,omitempty"`
-	Merged     []string              `json:"merged,omitempty"`    // profiles merged into this one
-	Entered    map[string]Entries    `json:"entered,omitempty"`   // journey entries by journey id
-	Computed   *Computed             `json:"computed,omitempty"`  // computed-trait windows (package computed keeps them)
-	Audiences  map[string]Membership `json:"audiences,omitempty"` // audience memberships by audience id, past ones included
-	Contacts   []Contact             `json:"contacts,omitempty"`  // recent messages sent, oldest first (for frequency caps)
+	Merged     []string              `json:"merged,omitempty"`     // profiles merged into this one
+	Entered    map[string]Entries    `json:"entered,omitempty"`    // journey entries by journey id
+	Computed   *Computed             `json:"computed,omitempty"`   // computed-trait windows (package computed keeps them)
+	Audiences  map[string]Membership `json:"audiences,omitempty"`  // audience memberships by audience id, past ones included
+	Contacts   []Contact             `json:"contacts,omitempty"`   // recent messages sent, oldest first (for frequency caps)
+	Offers     map[string]OfferSeen  `json:"offers,omitempty"`     // impressions and conversions per offer id
+	Engagement map[string]Engagement `json:"engagement,omitempty"` // deliveries and engagements per channel
+}
+
+// OfferSeen is a profile's history with one offer: impressions (a send
+// carrying it, or a touchpoint showing it) and conversions.
+type OfferSeen struct {
+	Impressions int       `json:"impressions"`
+	Last        time.Time `json:"last"`             // the last impression
+	Bucket      string    `json:"bucket,omitempty"` // its context bucket
+	Open        bool      `json:"open,omitempty"`   // the last impression has not converted (yet)
+	Conversions int       `json:"conversions,omitempty"`
+}
+
+// Engagement counts a profile's messages on one channel: delivered, and
+// of those opened or clicked.
+type Engagement struct {
+	Delivered int64 `json:"delivered"`
+	Engaged   int64 `json:"engaged"`
 }
 
 // Membership is a profile's standing in one audience. Entries counts its
@@ -220,6 +239,27 @@ func (p *Profile) Absorb(o *Profile) {
 			p.Computed = &Computed{}
 		}
 		p.Computed.Merge(o.Computed)
+	}
+	for id, x := range o.Offers {
+		if p.Offers == nil {
+			p.Offers = map[string]OfferSeen{}
+		}
+		cur := p.Offers[id]
+		cur.Impressions += x.Impressions
+		cur.Conversions += x.Conversions
+		if x.Last.After(cur.Last) {
+			cur.Last, cur.Bucket, cur.Open = x.Last, x.Bucket, x.Open
+		}
+		p.Offers[id] = cur
+	}
+	for ch, x := range o.Engagement {
+		if p.Engagement == nil {
+			p.Engagement = map[string]Engagement{}
+		}
+		cur := p.Engagement[ch]
+		cur.Delivered += x.Delivered
+		cur.Engaged += x.Engaged
+		p.Engagement[ch] = cur
 	}
 	if len(o.Contacts) > 0 {
 		p.Contacts = append(p.Contacts, o.Contacts...)

@@ -21,6 +21,7 @@ import (
 	"github.com/overture-cjo/overture/internal/audience"
 	"github.com/overture-cjo/overture/internal/computed"
 	"github.com/overture-cjo/overture/internal/core"
+	"github.com/overture-cjo/overture/internal/decide"
 	"github.com/overture-cjo/overture/internal/identity"
 	"github.com/overture-cjo/overture/internal/machine"
 )
@@ -111,13 +112,16 @@ type Engine struct {
 
 	recent, older map[core.MessageKey]time.Time // message keys routed lately (router goroutine only)
 
-	machine       atomic.Pointer[machine.Machine] // the journeys run; nil until SetCatalog
-	machineMu     sync.Mutex                      // serialises SetCatalog and SetPolicy
-	catalog       *machine.Catalog                // the last SetCatalog's
-	deciders      machine.Deciders                // what send steps consult
-	horizon       atomic.Int64                    // unix ns: timers due up to it are held in memory
-	timersThrough atomic.Int64                    // unix ns: the loader has read timers due up to it
-	calling       atomic.Int64                    // webhook calls in flight
+	machine       atomic.Pointer[machine.Machine]              // the journeys run; nil until SetCatalog
+	machineMu     sync.Mutex                                   // serialises SetCatalog and SetPolicy
+	catalog       *machine.Catalog                             // the last SetCatalog's
+	deciders      machine.Deciders                             // what send steps consult
+	model         *decide.Model                                // offers' learned posteriors
+	population    atomic.Pointer[map[string]decide.Engagement] // everyone's engagement per channel (copy on write)
+	popMu         sync.Mutex                                   // serialises population writers
+	horizon       atomic.Int64                                 // unix ns: timers due up to it are held in memory
+	timersThrough atomic.Int64                                 // unix ns: the loader has read timers due up to it
+	calling       atomic.Int64                                 // webhook calls in flight
 	callSlots     chan struct{}
 	journeyStats  journeyStats
 
@@ -155,6 +159,7 @@ func New(store core.Store, opts Options) *Engine {
 		live:     make(chan []*core.Event, 256),
 		cmds:     make(chan eraseInput),
 		emitWake: make(chan struct{}, 1),
+		model:    decide.NewModel(),
 	}
 	e.callSlots = make(chan struct{}, opts.WebhookCalls)
 	for i := 0; i < opts.Partitions; i++ {
@@ -193,6 +198,18 @@ func (e *Engine) partOf(profileID string) *partition {
 // live events until ctx is done. It returns after every partition worker has
 // finished its current batch.
 func (e *Engine) Run(ctx context.Context) error {
+	for {
+		err := e.loadModels(ctx)
+		if err == nil {
+			break
+		}
+		e.log.Error("loading the learned models failed; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
 	var wg sync.WaitGroup
 	pctx, stopParts := context.WithCancel(context.WithoutCancel(ctx))
 	for _, p := range e.parts {

@@ -19,7 +19,14 @@ func (e *Engine) SetCatalog(cat *machine.Catalog) {
 	e.machineMu.Lock()
 	defer e.machineMu.Unlock()
 	e.catalog = cat
-	e.machine.Store(machine.New(cat, e.opts.Zone).With(e.deciders))
+	e.setMachine()
+}
+
+// setMachine builds the machine the partitions run (machineMu held).
+func (e *Engine) setMachine() {
+	d := e.deciders
+	d.Model, d.Population = e.model, e.Population
+	e.machine.Store(machine.New(e.catalog, e.opts.Zone).With(d))
 }
 
 // SetPolicy makes send steps pass the contact policy p (nil: none) from
@@ -29,7 +36,7 @@ func (e *Engine) SetPolicy(p *policy.Policy) {
 	defer e.machineMu.Unlock()
 	e.deciders.Policy = p
 	if e.catalog != nil {
-		e.machine.Store(machine.New(e.catalog, e.opts.Zone).With(e.deciders))
+		e.setMachine()
 	}
 }
 

@@ -487,6 +487,7 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 			c.Instances = out.Changed
 			c.Outbox = out.Outbox
 			c.Decisions = out.Decisions
+			c.Stats = out.Stats
 			return c, nil
 		})
 	if err != nil {
@@ -524,6 +525,7 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 				js.ended.Add(1)
 			}
 		}
+		eng.learned(out.Stats)
 		js.transitions.Add(int64(out.Transitions))
 		js.messages.Add(int64(len(out.Outbox)))
 		js.timers.Add(int64(timersFired))

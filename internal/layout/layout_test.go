@@ -34,6 +34,7 @@ var allowed = map[string][]string{
 	"audience":   {"internal/core", "internal/journey", "cel.dev/cel-go", "gopkg.in/yaml.v3", "github.com/robfig/cron/v3"},
 	"policy":     {"internal/journey", "gopkg.in/yaml.v3"},
 	"touchpoint": {"internal/journey", "cel.dev/cel-go", "gopkg.in/yaml.v3"},
+	"decide":     {"internal/journey", "cel.dev/cel-go", "gopkg.in/yaml.v3", "gonum.org/v1/gonum"},
 
 	"activation": {}, // signing and export formats: the standard library only
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/overture-cjo/overture/internal/core"
+	"github.com/overture-cjo/overture/internal/decide"
 	"github.com/overture-cjo/overture/internal/journey"
 	"github.com/overture-cjo/overture/internal/policy"
 )
@@ -110,6 +111,7 @@ type Output struct {
 	Changed       []*core.Instance // instances whose state changed, ended ones included, each once
 	Outbox        []*core.OutboxEntry
 	Decisions     []*core.Decision // arbitration outcomes of send steps, in order
+	Stats         []core.ModelStat // deltas of the learned models (offer impressions and conversions, channel engagement)
 	Webhooks      []Webhook
 	Trace         []Record
 	ProfileChange bool // the profile changed: an update_profile step, or a journey entry
@@ -121,7 +123,7 @@ type Output struct {
 
 // Reset empties the output for reuse.
 func (o *Output) Reset() {
-	*o = Output{changed: o.changed, Changed: o.Changed[:0], Outbox: o.Outbox[:0], Decisions: o.Decisions[:0], Webhooks: o.Webhooks[:0], Trace: o.Trace[:0]}
+	*o = Output{changed: o.changed, Changed: o.Changed[:0], Outbox: o.Outbox[:0], Decisions: o.Decisions[:0], Stats: o.Stats[:0], Webhooks: o.Webhooks[:0], Trace: o.Trace[:0]}
 	clear(o.changed)
 }
 
@@ -146,6 +148,16 @@ type Machine struct {
 // Deciders is what send steps consult besides the journey.
 type Deciders struct {
 	Policy *policy.Policy // the contact policy; nil lets every send through
+	// Offers are the offers `offer: best` ranks and whose impressions and
+	// conversions are learned; nil or empty: none (a send's offer is
+	// passed on as written).
+	Offers *decide.Set
+	// Model holds the offers' posteriors (shared; the caller adds
+	// Output.Stats to it after each commit). Nil: the priors only.
+	Model *decide.Model
+	// Population returns everyone's engagement per channel, for
+	// `channel: best`; nil: none known.
+	Population func() map[string]decide.Engagement
 }
 
 // With returns a machine like m that consults d.
@@ -195,6 +207,7 @@ func (r *run) record(step, kind, detail, next string) {
 // criteria, wait_for), then to every active journey's trigger.
 func (m *Machine) Event(c *Customer, ev *core.Event, now time.Time, out *Output) {
 	defer m.released(c, now, out, out.ended)
+	m.learn(c, ev, now, out)
 	sc := &scope{ev: ev, pr: c.Profile, computed: c.Computed, now: now}
 	name := ev.Label()
 	for _, in := range append([]*core.Instance(nil), c.Instances...) {

@@ -2,11 +2,14 @@ package machine
 
 import (
 	"encoding/json"
+	"hash/fnv"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/overture-cjo/overture/internal/core"
+	"github.com/overture-cjo/overture/internal/decide"
 	"github.com/overture-cjo/overture/internal/journey"
 	"github.com/overture-cjo/overture/internal/policy"
 )
@@ -29,7 +32,7 @@ func (r *run) send(st *journey.Step) (next string, wait bool) {
 	}
 	if in.Holdout {
 		r.decision(st, st.Channel, st.Offer, policy.Decision{Outcome: policy.Suppress, Rule: "holdout",
-			Reason: "the customer is in the journey's holdout group, which is measured but never messaged"}, 1)
+			Reason: "the customer is in the journey's holdout group, which is measured but never messaged"}, 1, nil)
 		r.record(st.Name, core.RecordSuppress, detail+" (holdout)", st.Next)
 		return st.Next, false
 	}
@@ -38,11 +41,31 @@ func (r *run) send(st *journey.Step) (next string, wait bool) {
 	}
 	held := in.Held
 	held.Attempts++
-	msg := policy.Message{Channel: st.Channel, Category: d.Category, Journey: d.ID, Priority: d.Priority,
-		Deadline: held.Deadline, LoserAction: d.WhenOutranked}
-	dec := policy.Decision{Outcome: policy.Send, Reason: "no contact policy"}
-	if p := r.m.deciders.Policy; p != nil {
-		dec = p.Decide(r.view(), msg, sc.now)
+	ch := r.choose(st, held.Attempts)
+	if ch.refused != nil {
+		in.Held = nil
+		r.decision(st, st.Channel, ch.offer, *ch.refused, held.Attempts, ch.explain)
+		r.record(st.Name, core.RecordSuppress, detail+" ("+ch.refused.Rule+": "+ch.refused.Reason+")", st.Next)
+		return st.Next, false
+	}
+	var dec policy.Decision
+	channel := ""
+	for i, c := range ch.channels {
+		msg := policy.Message{Channel: c, Category: d.Category, Journey: d.ID, Priority: d.Priority,
+			Deadline: held.Deadline, LoserAction: d.WhenOutranked}
+		got := policy.Decision{Outcome: policy.Send, Reason: "no contact policy"}
+		if p := r.m.deciders.Policy; p != nil {
+			got = p.Decide(r.view(), msg, sc.now)
+		}
+		if len(ch.channels) > 1 {
+			ch.explain = append(ch.explain, "arbitration on "+c+": "+string(got.Outcome)+" "+got.Rule)
+		}
+		if i == 0 || got.Outcome == policy.Send {
+			dec, channel = got, c
+		}
+		if got.Outcome == policy.Send {
+			break
+		}
 	}
 	if dec.Outcome == policy.Delay && dec.Until.IsZero() {
 		// Held until a blocking instance ends: look again at the latest
@@ -57,7 +80,13 @@ func (r *run) send(st *journey.Step) (next string, wait bool) {
 			}
 		}
 	}
-	r.decision(st, st.Channel, st.Offer, dec, held.Attempts)
+	r.decision(st, channel, ch.offer, dec, held.Attempts, ch.explain)
+	if channel != st.Channel || ch.offer != st.Offer {
+		detail = channel + " " + st.Template
+		if ch.offer != "" {
+			detail += " offer " + ch.offer
+		}
+	}
 	why := dec.Rule + ": " + dec.Reason
 	switch dec.Outcome {
 	case policy.Send:
@@ -70,11 +99,15 @@ func (r *run) send(st *journey.Step) (next string, wait bool) {
 		r.out.Outbox = append(r.out.Outbox, &core.OutboxEntry{
 			Key: in.ID + ":" + strconv.Itoa(in.Steps), InstanceID: in.ID, ProfileID: in.ProfileID,
 			JourneyID: in.JourneyID, Version: in.Version, Step: st.Name,
-			Channel: st.Channel, Template: st.Template, Offer: st.Offer, Vars: vars, CreatedAt: sc.now,
+			Channel: channel, Template: st.Template, Offer: ch.offer, Vars: vars, CreatedAt: sc.now,
 		})
-		r.c.Profile.AddContact(core.Contact{At: sc.now, Channel: st.Channel, Category: d.Category, Journey: d.ID,
-			Priority: d.Priority, Offer: st.Offer}, sc.now.Add(-r.m.deciders.Policy.Horizon()))
+		r.c.Profile.AddContact(core.Contact{At: sc.now, Channel: channel, Category: d.Category, Journey: d.ID,
+			Priority: d.Priority, Offer: ch.offer}, sc.now.Add(-r.m.deciders.Policy.Horizon()))
+		if ch.known {
+			r.m.impression(r.c, ch.offer, ch.bucket, sc.now, r.out)
+		}
 		r.out.ProfileChange = true
+		r.sc.profileChanged()
 		r.record(st.Name, core.RecordSend, detail, st.Next)
 		return st.Next, false
 	case policy.Suppress:
@@ -87,6 +120,106 @@ func (r *run) send(st *journey.Step) (next string, wait bool) {
 		r.record(st.Name, core.RecordDelay, detail+" until "+dec.Until.UTC().Format(time.RFC3339)+" ("+why+")", "")
 		return "", true
 	}
+}
+
+// choice is what a send step goes out with: the offer (as written, or
+// chosen by `best`) and the channels to try in order (one, or the
+// consented ones `best` ranked), with how they were chosen; or refused, a
+// suppression when no offer or channel may be used.
+type choice struct {
+	offer    string
+	bucket   string
+	known    bool // offer is in the offers catalog: its impression is learned
+	channels []string
+	explain  []string
+	refused  *policy.Decision
+}
+
+// choose resolves a send step's `offer: best` (or checks a named offer's
+// eligibility) and `channel: best`. Without an offers catalog the step's
+// offer is passed on as written.
+func (r *run) choose(st *journey.Step, attempt int) choice {
+	ch := choice{offer: st.Offer}
+	p := r.c.Profile
+	offers := r.m.deciders.Offers
+	var offer *decide.Offer
+	if st.Offer != "" && offers != nil && len(offers.List()) > 0 && (st.Offer == journey.OfferBest || offers.Get(st.Offer) != nil) {
+		in := decide.Input{Profile: r.sc.profileMap(), Now: r.sc.now, Seen: seenOffers(p),
+			Rand: rand.New(rand.NewPCG(hash64(r.in.ID), uint64(r.in.Steps)<<20|uint64(attempt)))}
+		if st.Channel != journey.ChannelBest {
+			in.Channel = st.Channel
+		}
+		if st.Offer != journey.OfferBest {
+			in.Only = []string{st.Offer}
+		}
+		ranked := offers.Rank(in, r.m.deciders.Model)
+		for i, rk := range ranked {
+			if i < 3 {
+				ch.explain = append(ch.explain, "offer "+rk.Offer.ID+": "+rk.Reason)
+			}
+		}
+		if len(ranked) == 0 || !ranked[0].Eligible {
+			why := "no offer is eligible"
+			if len(ranked) > 0 {
+				why = "offer " + ranked[0].Offer.ID + ": " + ranked[0].Reason
+			}
+			ch.refused = &policy.Decision{Outcome: policy.Suppress, Rule: "offer:none", Reason: why}
+			return ch
+		}
+		offer = ranked[0].Offer
+		ch.offer, ch.bucket, ch.known = offer.ID, ranked[0].Bucket, true
+	}
+	if st.Channel != journey.ChannelBest {
+		ch.channels = []string{st.Channel}
+		return ch
+	}
+	cands := st.Channels
+	if len(cands) == 0 && offer != nil {
+		cands = offer.Channels
+	}
+	if len(cands) == 0 {
+		cands = core.Channels
+	}
+	own := make(map[string]decide.Engagement, len(p.Engagement))
+	for c, e := range p.Engagement {
+		own[c] = decide.Engagement{Delivered: e.Delivered, Engaged: e.Engaged}
+	}
+	var pop map[string]decide.Engagement
+	if f := r.m.deciders.Population; f != nil {
+		pop = f()
+	}
+	preferred, _ := r.sc.profileMap()["traits"].(map[string]any)["preferred_channel"].(string)
+	cc := decide.ChooseChannel(decide.ChannelInput{Candidates: cands, Preferred: preferred, Own: own, Population: pop,
+		Consented: func(c string) bool { return p.Consent[c].Granted }})
+	ch.explain = append(ch.explain, "channel: "+cc.Reason)
+	if cc.Channel == "" {
+		ch.refused = &policy.Decision{Outcome: policy.Suppress, Rule: "channel:none", Reason: cc.Reason}
+		return ch
+	}
+	for _, rk := range cc.Ranked {
+		if rk.Consented {
+			ch.channels = append(ch.channels, rk.Channel)
+		}
+	}
+	return ch
+}
+
+// seenOffers is the customer's offer history as ranking reads it.
+func seenOffers(p *core.Profile) map[string]decide.Seen {
+	if len(p.Offers) == 0 {
+		return nil
+	}
+	m := make(map[string]decide.Seen, len(p.Offers))
+	for id, o := range p.Offers {
+		m[id] = decide.Seen{Impressions: o.Impressions, Last: o.Last}
+	}
+	return m
+}
+
+func hash64(s string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return h.Sum64()
 }
 
 // deadline is when a send reached now stops being worth sending: the
@@ -148,13 +281,13 @@ func (r *run) view() policy.View {
 }
 
 // decision records an arbitration outcome for the decision log.
-func (r *run) decision(st *journey.Step, channel, offer string, d policy.Decision, attempt int) {
+func (r *run) decision(st *journey.Step, channel, offer string, d policy.Decision, attempt int, explain []string) {
 	in := r.in
 	r.out.Decisions = append(r.out.Decisions, &core.Decision{
 		ProfileID: in.ProfileID, At: r.sc.now, Key: in.ID + ":" + strconv.Itoa(in.Steps) + ":" + strconv.Itoa(attempt),
 		InstanceID: in.ID, JourneyID: in.JourneyID, Version: in.Version, Step: st.Name,
 		Channel: channel, Category: r.j.Def.Category, Offer: offer,
-		Outcome: string(d.Outcome), Until: d.Until, Rule: d.Rule, Reason: d.Reason,
+		Outcome: string(d.Outcome), Until: d.Until, Rule: d.Rule, Reason: d.Reason, Explain: explain,
 	})
 }
 

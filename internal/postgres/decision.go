@@ -61,7 +61,9 @@ func queueDecisionWrites(b *pgx.Batch, c *core.PartitionCommit) error {
 		for k := range sum {
 			ks = append(ks, k)
 		}
-		slices.SortFunc(ks, func(a, b [3]string) int { return strings.Compare(a[0]+"\x00"+a[1]+"\x00"+a[2], b[0]+"\x00"+b[1]+"\x00"+b[2]) })
+		slices.SortFunc(ks, func(a, b [3]string) int {
+			return strings.Compare(a[0]+"\x00"+a[1]+"\x00"+a[2], b[0]+"\x00"+b[1]+"\x00"+b[2])
+		})
 		var models []string
 		var keys, buckets [][]byte
 		var trials, successes []int64

@@ -16,6 +16,7 @@ import (
 	"github.com/overture-cjo/overture/internal/audience"
 	"github.com/overture-cjo/overture/internal/computed"
 	"github.com/overture-cjo/overture/internal/core"
+	"github.com/overture-cjo/overture/internal/decide"
 	"github.com/overture-cjo/overture/internal/journey"
 	"github.com/overture-cjo/overture/internal/machine"
 	"github.com/overture-cjo/overture/internal/policy"
@@ -48,6 +49,10 @@ type Options struct {
 	// Policy is the contact policy every send passes (nil: none). Its
 	// decisions are in each Customer's Decisions.
 	Policy *policy.Policy
+	// Offers are ranked by `offer: best` (nil: none); their model and the
+	// channels' engagement are learned during the run, from a fresh
+	// start, as the server learns them.
+	Offers *decide.Set
 }
 
 // Input is one event to simulate, with where it came from for errors.
@@ -209,7 +214,9 @@ func parseOffset(s string) (time.Duration, error) {
 
 // Run simulates events (sorted by time) against the catalog's journeys.
 func Run(cat *machine.Catalog, events []Input, opts Options) *Result {
-	s := &sim{m: machine.New(cat, opts.Zone).With(machine.Deciders{Policy: opts.Policy}), customers: map[string]*state{}, opts: opts, cat: cat}
+	s := &sim{model: decide.NewModel(), pop: map[string]decide.Engagement{}, customers: map[string]*state{}, opts: opts, cat: cat}
+	s.m = machine.New(cat, opts.Zone).With(machine.Deciders{Policy: opts.Policy, Offers: opts.Offers, Model: s.model,
+		Population: func() map[string]decide.Engagement { return s.pop }})
 	until := opts.Until
 	if until.IsZero() && len(events) > 0 {
 		until = events[len(events)-1].Event.Timestamp.Add(DefaultHorizon)
@@ -245,6 +252,8 @@ func Run(cat *machine.Catalog, events []Input, opts Options) *Result {
 
 type sim struct {
 	m         *machine.Machine
+	model     *decide.Model                // offers' posteriors, learned as the run goes
+	pop       map[string]decide.Engagement // channels' engagement, learned likewise
 	cat       *machine.Catalog
 	refreshes map[string]time.Time // next scheduled refresh per audience
 	opts      Options
@@ -437,6 +446,17 @@ func (s *sim) collect(st *state, now time.Time) {
 	for {
 		st.trace = append(st.trace, s.out.Trace...)
 		st.decisions = append(st.decisions, s.out.Decisions...)
+		for _, x := range s.out.Stats {
+			switch x.Model {
+			case core.ModelOffer:
+				s.model.Add(x.Key, x.Bucket, x.Trials, x.Successes)
+			case core.ModelChannel:
+				e := s.pop[x.Key]
+				e.Delivered += x.Trials
+				e.Engaged += x.Successes
+				s.pop[x.Key] = e
+			}
+		}
 		s.messages += len(s.out.Outbox)
 		for _, in := range s.out.Changed {
 			if !st.known[in] {

@@ -229,16 +229,16 @@ type Result struct {
 // Action is one recommendation: a rule that matched and what it
 // recommends.
 type Action struct {
-	Rule     string            // the rule's id
-	Policy   string            // the id of the policy holding the rule
-	Type     string            // one of ActionTypes
-	Target   string            // where to route, which offer or message; "" for suppress_offers
-	SkipBot  bool              // route straight past the bot or IVR menus
-	Params   map[string]string // action.params, shared with the rule: do not change; nil if none
-	Priority int               // the rule's priority
+	Rule     string            `json:"rule"`             // the rule's id
+	Policy   string            `json:"policy"`           // the id of the policy holding the rule
+	Type     string            `json:"type"`             // one of ActionTypes
+	Target   string            `json:"target,omitempty"` // where to route, which offer or message; "" for suppress_offers
+	SkipBot  bool              `json:"skipBot"`          // route straight past the bot or IVR menus
+	Params   map[string]string `json:"params,omitempty"` // action.params, shared with the rule: do not change; nil if none
+	Priority int               `json:"priority"`         // the rule's priority
 	// Reason says why: the rule's reason, else its description, else its
 	// condition.
-	Reason string
+	Reason string `json:"reason"`
 }
 
 // Tier returns the customer's value tier, the first declared one whose
