@@ -34,6 +34,9 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		"/v1/traits": {"get"}, "/v1/traits/{name}": {"get", "put", "delete"},
 		"/v1/audiences": {"get"}, "/v1/audiences/{id}": {"get", "put", "delete"},
 		"/v1/audiences/{id}/refresh": {"post"}, "/v1/audiences/{id}/members": {"get"}, "/v1/audiences/{id}/activate": {"post"},
+		"/v1/profiles/{id}/decisions": {"get"}, "/v1/profiles/{id}/timeline": {"get"}, "/v1/profiles/{id}/context": {"get"},
+		"/v1/decide": {"post"}, "/v1/policy": {"get", "put", "delete"}, "/v1/offers": {"get"}, "/v1/offers/{id}": {"get", "put", "delete"},
+		"/v1/interactions": {"get"}, "/v1/interactions/{id}": {"put", "delete"},
 	} {
 		routes[p] = ms
 	}
