@@ -24,15 +24,20 @@ const applyUsage = `Usage:
 
 Validates every definition in DIR as "overture validate" does (and on any
 problem prints them all and applies nothing), then sends them to the
-server: first each computed trait of DIR/traits (PUT /v1/traits/{name}),
-then each audience of DIR/audiences (PUT /v1/audiences/{id}), then each
-journey file as it is (PUT /v1/journeys/{id}). A new or changed computed
+server: first the contact policy of DIR/policy (PUT /v1/policy), each
+offer of DIR/offers (PUT /v1/offers/{id}) and interaction policy of
+DIR/interactions (PUT /v1/interactions/{id}), then each computed trait of
+DIR/traits (PUT /v1/traits/{name}), each audience of DIR/audiences (PUT
+/v1/audiences/{id}), then each journey file as it is (PUT
+/v1/journeys/{id}). A new or changed computed
 trait is backfilled from stored events while ingestion goes on. A definition equal to the
 journey's newest version changes nothing; any other is stored as a new
 version (new entries use it; running instances finish on theirs). A new
 journey starts active. Journeys that others enter (enter_journey) are
 applied first. Prints one line per definition:
 
+  created contact policy version 1
+  created offer free-shipping version 1
   created trait orders_7d version 1
   unchanged audience contract-ending version 1
   created cart-abandonment version 2
