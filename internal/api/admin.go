@@ -84,6 +84,7 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) error {
 		"journeys": map[string]any{
 			"entered": st.Entered, "transitions": st.Transitions, "messages": st.Messages,
 			"timersFired": st.TimersFired, "ended": st.Ended, "timerLateness": st.Lateness,
+			"decisions": st.Decisions,
 		},
 		"audiences": map[string]any{"events": st.AudienceEvents, "backfilledProfiles": st.Backfilled, "backfill": s.Engine.BackfillProgress()},
 		"idle":      s.Engine.Idle(),

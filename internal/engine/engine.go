@@ -146,6 +146,7 @@ type Engine struct {
 type journeyStats struct {
 	entered, transitions, messages, timers, ended atomic.Int64
 	lateness                                      lateness
+	sent, delayed, suppressed                     atomic.Int64 // arbitration decisions by outcome
 }
 
 // New returns an engine over store.
@@ -553,6 +554,15 @@ type Stats struct {
 
 	Backfilled     int64 // profiles whose computed traits were rebuilt from their timeline
 	AudienceEvents int64 // audience events appended to the log (entered, exited, refreshed)
+
+	Decisions DecisionCounts // arbitration decisions since start, by outcome
+}
+
+// DecisionCounts counts arbitration decisions by outcome.
+type DecisionCounts struct {
+	Sent       int64 `json:"sent"`
+	Delayed    int64 `json:"delayed"`
+	Suppressed int64 `json:"suppressed"`
 }
 
 // Stats returns a snapshot.
@@ -572,6 +582,7 @@ func (e *Engine) Stats() Stats {
 	js := &e.journeyStats
 	s.Entered, s.Transitions, s.Messages, s.TimersFired, s.Ended = js.entered.Load(), js.transitions.Load(), js.messages.Load(), js.timers.Load(), js.ended.Load()
 	s.Lateness = js.lateness.snapshot()
+	s.Decisions = DecisionCounts{Sent: js.sent.Load(), Delayed: js.delayed.Load(), Suppressed: js.suppressed.Load()}
 	s.Backfilled, s.AudienceEvents = e.backfilled.Load(), e.audienceEvents.Load()
 	return s
 }

@@ -526,6 +526,16 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 			}
 		}
 		eng.learned(out.Stats)
+		for _, d := range out.Decisions {
+			switch d.Outcome {
+			case core.OutcomeSend:
+				js.sent.Add(1)
+			case core.OutcomeDelay:
+				js.delayed.Add(1)
+			default:
+				js.suppressed.Add(1)
+			}
+		}
 		js.transitions.Add(int64(out.Transitions))
 		js.messages.Add(int64(len(out.Outbox)))
 		js.timers.Add(int64(timersFired))
