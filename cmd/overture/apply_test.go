@@ -37,15 +37,20 @@ func TestApplyCommand(t *testing.T) {
 	}
 	withToken := []string{"OVERTURE_SERVER=" + s.url, "OVERTURE_ADMIN_TOKEN=" + e2eAdmin}
 
-	// Traits, then audiences, then journeys: follow-up comes before
-	// cart-abandonment, which enters it.
+	// Offers and interaction policies, traits, then audiences, then
+	// journeys: follow-up comes before cart-abandonment, which enters it.
 	lines := func(word string) string {
 		var b strings.Builder
+		for _, o := range []string{"card-upgrade", "data-addon", "free-shipping", "renewal-discount", "roaming-pass", "savings-boost"} {
+			fmt.Fprintf(&b, "%s offer %s version 1\n", word, o)
+		}
+		fmt.Fprintf(&b, "%s interaction policy contact-centre version 1\n", word)
 		for _, tr := range []string{"orders_30d", "spend_7d", "data_overage_count_90d", "last_balance", "credit_limit", "balance_to_limit_ratio", "skus_viewed_30d", "last_seen_app"} {
 			fmt.Fprintf(&b, "%s trait %s version 1\n", word, tr)
 		}
 		fmt.Fprintf(&b, "%[1]s audience cart-reminded version 1\n%[1]s audience contract-ending version 1\n", word)
 		fmt.Fprintf(&b, "%[1]s bill-dispute version 1\n%[1]s follow-up version 1\n%[1]s cart-abandonment version 1\n", word)
+		fmt.Fprintf(&b, "%[1]s complaint-handling version 1\n%[1]s money-transfer version 1\n", word)
 		return b.String()
 	}
 	out := apply(0, withToken, "../../examples/journeys")
@@ -71,10 +76,10 @@ func TestApplyCommand(t *testing.T) {
 			Trigger string `json:"trigger"`
 		} `json:"journeys"`
 	}
-	if st := s.admin(t, "/v1/journeys", &list); st != 200 || len(list.Journeys) != 3 {
+	if st := s.admin(t, "/v1/journeys", &list); st != 200 || len(list.Journeys) != 5 {
 		t.Fatalf("GET /v1/journeys: %d %+v", st, list)
 	}
-	for i, id := range []string{"bill-dispute", "cart-abandonment", "follow-up"} {
+	for i, id := range []string{"bill-dispute", "cart-abandonment", "complaint-handling", "follow-up", "money-transfer"} {
 		if j := list.Journeys[i]; j.ID != id || j.State != "active" || j.Version != 1 || j.Trigger == "" {
 			t.Errorf("journeys[%d] = %+v, want %s active version 1", i, j, id)
 		}
@@ -115,7 +120,7 @@ func TestApplyCommand(t *testing.T) {
 	if !strings.Contains(out, `bad-duration.yaml:7:33: steps.hello.duration: "3 days" is not a duration`) || strings.Contains(out, "created") {
 		t.Fatalf("invalid directory printed:\n%s", out)
 	}
-	if st := s.admin(t, "/v1/journeys?archived=true", &list); st != 200 || len(list.Journeys) != 3 {
+	if st := s.admin(t, "/v1/journeys?archived=true", &list); st != 200 || len(list.Journeys) != 5 {
 		t.Fatalf("after the failed applies: %d %+v", st, list)
 	}
 	// No token anywhere.
