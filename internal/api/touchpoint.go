@@ -23,8 +23,9 @@ import (
 
 // Limits of the touchpoint API.
 const (
-	maxContextHours    = 720 // interactions looked back at most 30 days
-	maxRecent          = 50  // interactions listed
+	maxContextHours    = 720  // interactions looked back at most 30 days
+	maxRecent          = 50   // interactions listed
+	maxInteractions    = 1000 // events read for the interaction counts
 	maxDecideBody      = 64 << 10
 	defaultOfferLimit  = 3
 	maxOfferLimit      = 50
@@ -140,7 +141,7 @@ func (s *Server) customer(ctx context.Context, ref string, window time.Duration,
 		return nil, err
 	}
 	since := now.Add(-window)
-	evs, err := s.Store.ProfileEvents(ctx, []string{p.ID}, since)
+	evs, err := s.recentEvents(ctx, p.ID, since)
 	if err != nil {
 		return nil, err
 	}
@@ -189,9 +190,7 @@ func (s *Server) customer(ctx context.Context, ref string, window time.Duration,
 	}
 
 	c.Interactions = Interactions{Since: since, ByChannel: map[string]int{}, Recent: []Interaction{}}
-	list := evs[p.ID]
-	for i := len(list) - 1; i >= 0; i-- { // oldest first in the store's answer
-		e := list[i]
+	for _, e := range evs { // newest first
 		if e.Timestamp.Before(since) || e.Timestamp.After(now) {
 			continue
 		}
@@ -211,6 +210,29 @@ func (s *Server) customer(ctx context.Context, ref string, window time.Duration,
 		c.Tier, c.TierReason = set.Tier(st.tpInput)
 	}
 	return st, nil
+}
+
+// recentEvents returns the profile's timeline events newer than since,
+// newest first, at most maxInteractions: pages of the timeline are read
+// until one reaches past since (events arrive roughly in time order; a
+// late event older than since is skipped by the caller).
+func (s *Server) recentEvents(ctx context.Context, profileID string, since time.Time) ([]*core.Event, error) {
+	var out []*core.Event
+	var before int64
+	page := 64
+	for len(out) < maxInteractions {
+		evs, err := s.Store.ListEvents(ctx, profileID, before, page)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, evs...)
+		if len(evs) < page || evs[len(evs)-1].Timestamp.Before(since) {
+			break
+		}
+		before = evs[len(evs)-1].Seq
+		page = min(4*page, maxInteractions-len(out))
+	}
+	return out, nil
 }
 
 // interactionChannel is the channel an event came through: its
@@ -257,9 +279,7 @@ func (s *Server) openSuppressions(st *customerState, now time.Time) []OpenSuppre
 	out := []OpenSuppression{}
 	var pol *policy.Policy
 	if s.Decisioning != nil {
-		if d, err := s.Decisioning.Policy(); err == nil {
-			pol = d.Policy
-		}
+		pol = s.Decisioning.CurrentPolicy()
 	}
 	p := st.profile
 	if pol != nil {

@@ -28,6 +28,7 @@ type Decisioning struct {
 	offers       collection[*decide.Offer]
 	interactions collection[*touchpoint.Policy]
 
+	policyNow      atomic.Pointer[policy.Policy]  // the contact policy in force; nil: none
 	offerSet       atomic.Pointer[decide.Set]     // the offers in force
 	interactionSet atomic.Pointer[touchpoint.Set] // the interaction policies in force
 }
@@ -109,15 +110,19 @@ func OpenDecisioning(ctx context.Context, store core.Store, clock core.Clock, lo
 }
 
 func (d *Decisioning) publishPolicy() {
-	if d.hooks.Policy == nil {
-		return
+	var p *policy.Policy
+	if d.policy != nil && !d.policy.version.Deleted {
+		p = d.policy.def
 	}
-	if d.policy == nil || d.policy.version.Deleted {
-		d.hooks.Policy(nil)
-		return
+	d.policyNow.Store(p)
+	if d.hooks.Policy != nil {
+		d.hooks.Policy(p)
 	}
-	d.hooks.Policy(d.policy.def)
 }
+
+// CurrentPolicy returns the contact policy in force, or nil (lock-free,
+// for the request path).
+func (d *Decisioning) CurrentPolicy() *policy.Policy { return d.policyNow.Load() }
 
 // ApplyPolicy validates the contact policy and stores it as a new version
 // unless it equals the newest.

@@ -46,11 +46,27 @@ var (
 // that events, timers and windows often coincide.
 const arbSlot = 15 * time.Minute
 
+// The marker journey, entered by every identify; it sends nothing, and
+// its category is one no rule names.
+const (
+	arbMarker     = "marker"
+	arbMarkerYAML = `id: marker
+name: Marks identifies in the trace
+category: onboarding
+entry:
+  trigger: {event: identify}
+  reentry: always
+start: done
+steps:
+  done: {type: exit, reason: marked}
+`
+)
+
 type arbSend struct {
-	channel    string   // a channel, or best
-	candidates []string // with best: the channels it may choose
-	expires  time.Duration // expires_after; 0: none
-	deadline time.Time     // the deadline expression's value; zero: none
+	channel    string        // a channel, or best
+	candidates []string      // with best: the channels it may choose
+	expires    time.Duration // expires_after; 0: none
+	deadline   time.Time     // the deadline expression's value; zero: none
 }
 
 type arbJourney struct {
@@ -94,7 +110,7 @@ type arbIdentify struct {
 type arbEvent struct {
 	at       time.Time
 	customer string
-	identify bool
+	identify *arbIdentify // nil for a track event
 	line     string
 }
 
@@ -103,8 +119,10 @@ func arbMinutes(d time.Duration) string { return fmt.Sprintf("%dm", int(d/time.M
 func arbClock(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
 
 // drawArbJourneys draws 3-5 journeys j0.., each triggered by start_jN and
-// ended by stop_jN, with 1-3 sends separated by waits or wait_for steps
-// (waiting for ping_a or ping_b).
+// ended by stop_jN (some also by the goal ping_b), with 1-3 sends (on a
+// channel or best, some with expires_after or a deadline) one after the
+// other or separated by a wait (a duration or a time of day) or a
+// wait_for step (ping_a or ping_b).
 func drawArbJourneys(t *rapid.T, t0 time.Time) []*arbJourney {
 	var js []*arbJourney
 	for i := range rapid.IntRange(3, 5).Draw(t, "journeys") {
@@ -140,7 +158,7 @@ func drawArbJourneys(t *rapid.T, t0 time.Time) []*arbJourney {
 		n := rapid.IntRange(1, 3).Draw(t, l("sends"))
 		for k := range n {
 			name := fmt.Sprintf("s%d", k)
-			s := arbSend{channel: rapid.SampledFrom(append(arbChannels, journey.ChannelBest)).Draw(t, l(name+".channel"))}
+			s := arbSend{channel: rapid.SampledFrom([]string{"email", "sms", "push", journey.ChannelBest}).Draw(t, l(name+".channel"))}
 			fmt.Fprintf(&b, "  %s: {type: send, channel: %s, template: %s-%s", name, s.channel, j.id, name)
 			if s.channel == journey.ChannelBest {
 				s.candidates = core.Channels
@@ -306,12 +324,18 @@ func arbIdentifyLine(id string, at time.Time, consent map[string]bool, zone stri
 
 // TestPropertySimulatedSendsObeyPolicy checks, through the machine and
 // the simulator, that no sequence of events and times gets a message sent
-// against the contact policy: consent, quiet hours, frequency caps,
-// suppression rules, priority and deadlines; and that delayed sends are
-// decided again when they said.
+// against the contact policy. Each send decision is checked, in trace
+// order, against what the drawn inputs say at that point: consent (as the
+// profile keeps it: the latest identify wins, a tie revokes) unless the
+// category overrides it, quiet hours in the customer's timezone, every
+// matching cap counting the sends before it, suppression rules against
+// the instances active then, the priority window, and the send's
+// deadline. Delays must end after they start, by the deadline and (quiet
+// hours) outside quiet hours, and be decided again then (a suppression
+// hold as soon as another instance ends); the sends must be
+// Result.Messages.
 func TestPropertySimulatedSendsObeyPolicy(t *testing.T) {
 	proptest.Limit(t, 100)
-	defer func() { t.Logf("%v", arbStats) }()
 	rapid.Check(t, func(t *rapid.T) {
 		t0 := rapid.SampledFrom(arbStarts).Draw(t, "start")
 		js := drawArbJourneys(t, t0)
@@ -330,6 +354,19 @@ func TestPropertySimulatedSendsObeyPolicy(t *testing.T) {
 			defs = append(defs, d)
 			byID[j.id] = j
 		}
+		// With the marker journey, every identify enters (and at once
+		// leaves) it, so the trace shows where each identify was played
+		// among the decisions; identifies can then come anywhere among
+		// events at the same time. Its exits also release held sends at
+		// each identify.
+		marker := rapid.Bool().Draw(t, "marker")
+		if marker {
+			d, err := journey.Parse(arbMarker+".yaml", []byte(arbMarkerYAML))
+			if err != nil {
+				t.Fatalf("marker journey: %v", err)
+			}
+			defs = append(defs, d)
+		}
 		cat, err := machine.FromDefinitions(defs)
 		if err != nil {
 			t.Fatal(err)
@@ -337,14 +374,13 @@ func TestPropertySimulatedSendsObeyPolicy(t *testing.T) {
 
 		// Customers start with an identify an hour before everything.
 		var evs []arbEvent
-		identifies := map[string][]arbIdentify{}
 		customers := rapid.IntRange(1, 4).Draw(t, "customers")
 		for c := range customers {
 			id := fmt.Sprintf("c%d", c)
 			consent, zone := drawArbIdentify(t, id+".initial")
 			at := t0.Add(-time.Hour)
-			identifies[id] = append(identifies[id], arbIdentify{at: at, consent: consent, zone: zone})
-			evs = append(evs, arbEvent{at: at, customer: id, identify: true, line: arbIdentifyLine(id, at, consent, zone)})
+			evs = append(evs, arbEvent{at: at, customer: id, identify: &arbIdentify{at: at, consent: consent, zone: zone},
+				line: arbIdentifyLine(id, at, consent, zone)})
 		}
 		for i := range rapid.IntRange(5, 40).Draw(t, "events") {
 			l := fmt.Sprintf("ev%d", i)
@@ -354,8 +390,8 @@ func TestPropertySimulatedSendsObeyPolicy(t *testing.T) {
 			switch kind := rapid.SampledFrom([]string{"start", "identify", "stop", "ping", "start"}).Draw(t, l+".kind"); kind {
 			case "identify":
 				consent, zone := drawArbIdentify(t, l)
-				identifies[id] = append(identifies[id], arbIdentify{at: at, consent: consent, zone: zone})
-				e.identify, e.line = true, arbIdentifyLine(id, at, consent, zone)
+				e.identify = &arbIdentify{at: at, consent: consent, zone: zone}
+				e.line = arbIdentifyLine(id, at, consent, zone)
 			case "ping":
 				e.line = fmt.Sprintf(`{"event": %q, "userId": %q, "timestamp": %q}`,
 					rapid.SampledFrom([]string{"ping_a", "ping_b"}).Draw(t, l+".ping"), id, at.Format(time.RFC3339))
@@ -365,19 +401,24 @@ func TestPropertySimulatedSendsObeyPolicy(t *testing.T) {
 			}
 			evs = append(evs, e)
 		}
-		// At equal times identifies come last, so that every decision at
-		// a time sees the consent and timezone set before it: timers due
-		// at an event's time fire before it, so an identify played first
-		// would be seen by some decisions at that time and not others.
+		// Without the marker, identifies come last at equal times, so
+		// that every decision at a time sees the identifies before it and
+		// none at it: timers due at an event's time fire before it, so an
+		// identify played first would be seen by some decisions at that
+		// time and not others, and nothing in the trace would tell which.
 		sort.SliceStable(evs, func(a, b int) bool {
 			if !evs[a].at.Equal(evs[b].at) {
 				return evs[a].at.Before(evs[b].at)
 			}
-			return !evs[a].identify && evs[b].identify
+			return !marker && evs[a].identify == nil && evs[b].identify != nil
 		})
 		var lines strings.Builder
+		identifies := map[string][]arbIdentify{} // by customer, in the order played
 		for _, e := range evs {
 			lines.WriteString(e.line + "\n")
+			if e.identify != nil {
+				identifies[e.customer] = append(identifies[e.customer], *e.identify)
+			}
 		}
 		inputs, err := simulate.ReadEvents("events.jsonl", strings.NewReader(lines.String()), t0)
 		if err != nil {
@@ -386,24 +427,23 @@ func TestPropertySimulatedSendsObeyPolicy(t *testing.T) {
 		until := evs[len(evs)-1].at.Add(4 * 24 * time.Hour)
 		res := simulate.Run(cat, inputs, simulate.Options{Policy: pol, Zone: simulate.LoadZone, Until: until})
 
-		o := &arbOracle{t: t, pol: ap, journeys: byID, until: until}
+		o := &arbOracle{t: t, pol: ap, journeys: byID, until: until, marker: marker}
 		o.input = func() string {
 			var b strings.Builder
 			fmt.Fprintf(&b, "policy:\n%s\n", ap.yaml)
 			for _, j := range js {
 				fmt.Fprintf(&b, "journey %s.yaml:\n%s\n", j.id, j.yaml)
 			}
+			if marker {
+				fmt.Fprintf(&b, "journey %s.yaml:\n%s\n", arbMarker, arbMarkerYAML)
+			}
 			fmt.Fprintf(&b, "events (until %s):\n%s", until.Format(time.RFC3339), lines.String())
 			return b.String()
 		}
 		sends := 0
 		for _, c := range res.Customers {
-			for _, d := range c.Decisions {
-				arbStats[d.Outcome+" "+strings.SplitN(d.Rule, ":", 2)[0]]++
-			}
 			sends += o.check(c, identifies[c.ID])
 		}
-		arbStats["cases"]++
 		if sends != res.Messages {
 			t.Fatalf("%d send decisions, but Result.Messages = %d\n%s", sends, res.Messages, o.input())
 		}
@@ -415,6 +455,7 @@ type arbOracle struct {
 	pol      *arbPolicy
 	journeys map[string]*arbJourney
 	until    time.Time
+	marker   bool // identifies enter the marker journey
 	input    func() string
 }
 
@@ -425,8 +466,24 @@ type arbSent struct {
 }
 
 // check checks one customer's decisions against the trace, in trace
-// order, and returns how many were sends.
+// order, and returns how many were sends. ids are the customer's
+// identifies in the order they were played.
 func (o *arbOracle) check(c *simulate.Customer, ids []arbIdentify) int {
+	// applied is how many identifies were played before the decision
+	// being checked: with the marker, as many as it was entered so far;
+	// else those before the decision's time (at its time they come after
+	// every decision).
+	marked := 0
+	applied := func(d *core.Decision) []arbIdentify {
+		if o.marker {
+			return ids[:marked]
+		}
+		n := 0
+		for n < len(ids) && ids[n].at.Before(d.At) {
+			n++
+		}
+		return ids[:n]
+	}
 	fail := func(d *core.Decision, format string, args ...any) {
 		var b strings.Builder
 		b.WriteString(o.input())
@@ -445,7 +502,7 @@ func (o *arbOracle) check(c *simulate.Customer, ids []arbIdentify) int {
 		}
 		msg := fmt.Sprintf(format, args...)
 		if d != nil {
-			msg = fmt.Sprintf("%s: %s at %s (%s): %s", c.ID, d.Key, d.At.Format(time.RFC3339), d.At.In(o.zone(ids, d.At)).Format("15:04 MST"), msg)
+			msg = fmt.Sprintf("%s: %s at %s (%s): %s", c.ID, d.Key, d.At.Format(time.RFC3339), d.At.In(o.zone(applied(d))).Format("15:04 MST"), msg)
 		}
 		o.t.Fatalf("%s\n%s", msg, b.String())
 	}
@@ -466,6 +523,14 @@ func (o *arbOracle) check(c *simulate.Customer, ids []arbIdentify) int {
 	for _, r := range c.Trace {
 		if r.Instance == "" {
 			continue
+		}
+		if r.Journey == arbMarker {
+			if r.Kind == core.RecordEntered {
+				marked++
+			}
+			if r.Kind != core.RecordExit {
+				continue
+			}
 		}
 		switch r.Kind {
 		case core.RecordEntered:
@@ -496,9 +561,6 @@ func (o *arbOracle) check(c *simulate.Customer, ids []arbIdentify) int {
 			if at, ok := release[d.InstanceID]; ok && !d.At.Equal(at) {
 				fail(d, "held by a suppression rule, not decided again when %s ended at %s", releasedBy[d.InstanceID], at.Format(time.RFC3339))
 			}
-			if _, ok := release[d.InstanceID]; ok {
-				arbStats["released"]++
-			}
 			delete(release, d.InstanceID)
 			held[d.InstanceID] = d.Outcome == core.OutcomeDelay && strings.HasPrefix(d.Rule, "suppression:")
 			if !held[d.InstanceID] {
@@ -510,7 +572,7 @@ func (o *arbOracle) check(c *simulate.Customer, ids []arbIdentify) int {
 				d.Channel != s.channel && !slices.Contains(s.candidates, d.Channel) {
 				fail(d, "decision names channel %q category %q; the journey says %q %v %q", d.Channel, d.Category, s.channel, s.candidates, j.category)
 			}
-			if s.channel == journey.ChannelBest && d.Outcome == core.OutcomeSend && !o.consent(ids, d.Channel, d.At) {
+			if s.channel == journey.ChannelBest && d.Outcome == core.OutcomeSend && !o.consent(applied(d), d.Channel) {
 				fail(d, "channel best chose %s, which the customer has not consented to", d.Channel)
 			}
 			rr := reach[d.InstanceID]
@@ -526,7 +588,7 @@ func (o *arbOracle) check(c *simulate.Customer, ids []arbIdentify) int {
 			}
 			switch d.Outcome {
 			case core.OutcomeSend:
-				o.send(d, j, deadline, ids, active, sent, fail)
+				o.send(d, j, deadline, applied(d), active, sent, fail)
 				sent = append(sent, arbSent{at: d.At, channel: d.Channel, category: d.Category, journey: d.JourneyID, priority: j.priority})
 			case core.OutcomeDelay:
 				if !d.Until.After(d.At) {
@@ -534,6 +596,14 @@ func (o *arbOracle) check(c *simulate.Customer, ids []arbIdentify) int {
 				}
 				if !deadline.IsZero() && d.Until.After(deadline) {
 					fail(d, "delayed until %s, after its deadline %s", d.Until.Format(time.RFC3339), deadline.Format(time.RFC3339))
+				}
+				if strings.HasPrefix(d.Rule, "quiet_hours:") {
+					// Delayed past every quiet period it is in, not into another.
+					loc := o.zone(applied(d))
+					if q, ok := o.quiet(d.Channel, d.Until.In(loc)); ok {
+						fail(d, "delayed until %s (%s in %s), in quiet hours %s-%s (%q)", d.Until.Format(time.RFC3339),
+							d.Until.In(loc).Format("15:04"), loc, arbClock(q.from), arbClock(q.to), q.channel)
+					}
 				}
 			}
 		}
@@ -543,6 +613,9 @@ func (o *arbOracle) check(c *simulate.Customer, ids []arbIdentify) int {
 	}
 	if di != len(c.Decisions) {
 		fail(c.Decisions[di], "decision has no trace record")
+	}
+	if o.marker && marked != len(ids) {
+		fail(nil, "%d identifies entered the marker journey %d times", len(ids), marked)
 	}
 	for in, at := range release {
 		fail(nil, "%s: held by a suppression rule, not decided again when %s ended at %s", in, releasedBy[in], at.Format(time.RFC3339))
@@ -579,30 +652,18 @@ func (o *arbOracle) check(c *simulate.Customer, ids []arbIdentify) int {
 
 // send checks one send decision: consent, quiet hours, caps, suppression,
 // priority and deadline, recomputed from the drawn inputs.
-func (o *arbOracle) send(d *core.Decision, j *arbJourney, deadline time.Time, ids []arbIdentify,
+func (o *arbOracle) send(d *core.Decision, j *arbJourney, deadline time.Time, applied []arbIdentify,
 	active map[string]string, sent []arbSent, fail func(*core.Decision, string, ...any)) {
 	p, now := o.pol, d.At
 	if !deadline.IsZero() && now.After(deadline) {
 		fail(d, "sent after its deadline %s", deadline.Format(time.RFC3339))
 	}
-	if slices.Contains(p.consent, d.Channel) && !slices.Contains(p.override, j.category) && !o.consent(ids, d.Channel, now) {
+	if slices.Contains(p.consent, d.Channel) && !slices.Contains(p.override, j.category) && !o.consent(applied, d.Channel) {
 		fail(d, "sent on %s without consent (category %s does not override)", d.Channel, j.category)
 	}
-	loc := o.zone(ids, now)
-	h, m, s := now.In(loc).Clock()
-	tod := h*3600 + m*60 + s
-	for _, q := range p.quiet {
-		if q.channel != "" && q.channel != d.Channel {
-			continue
-		}
-		from, to := q.from*60, q.to*60
-		quiet := from <= tod && tod < to
-		if from > to {
-			quiet = tod >= from || tod < to
-		}
-		if quiet {
-			fail(d, "sent on %s at %s in %s, in quiet hours %s-%s (%q)", d.Channel, now.In(loc).Format("15:04"), loc, arbClock(q.from), arbClock(q.to), q.channel)
-		}
+	loc := o.zone(applied)
+	if q, ok := o.quiet(d.Channel, now.In(loc)); ok {
+		fail(d, "sent on %s at %s in %s, in quiet hours %s-%s (%q)", d.Channel, now.In(loc).Format("15:04"), loc, arbClock(q.from), arbClock(q.to), q.channel)
 	}
 	match := func(c arbCap, channel, category string) bool {
 		return (c.channel == "" || c.channel == channel) && (c.category == "" || c.category == category)
@@ -643,15 +704,31 @@ func (o *arbOracle) send(d *core.Decision, j *arbJourney, deadline time.Time, id
 	}
 }
 
+// quiet returns a quiet period for channel that wall-clock time t is in.
+func (o *arbOracle) quiet(channel string, t time.Time) (arbQuiet, bool) {
+	h, m, s := t.Clock()
+	tod := h*3600 + m*60 + s
+	for _, q := range o.pol.quiet {
+		if q.channel != "" && q.channel != channel {
+			continue
+		}
+		from, to := q.from*60, q.to*60
+		if from <= tod && tod < to || from > to && (tod >= from || tod < to) {
+			return q, true
+		}
+	}
+	return arbQuiet{}, false
+}
+
 // consent is whether the customer's consent on channel stands granted
-// just before at: the identify with the latest timestamp setting it
-// decides, and at equal timestamps a revocation wins.
-func (o *arbOracle) consent(ids []arbIdentify, channel string, at time.Time) bool {
+// after the applied identifies: the one with the latest timestamp setting
+// it decides, and at equal timestamps a revocation wins.
+func (o *arbOracle) consent(applied []arbIdentify, channel string) bool {
 	var last time.Time
 	granted, found := false, false
-	for _, id := range ids {
+	for _, id := range applied {
 		v, ok := id.consent[channel]
-		if !ok || !id.at.Before(at) {
+		if !ok {
 			continue
 		}
 		switch {
@@ -664,17 +741,17 @@ func (o *arbOracle) consent(ids []arbIdentify, channel string, at time.Time) boo
 	return granted
 }
 
-// zone is the customer's timezone just before at: the latest identify
-// setting one, and at equal timestamps the greater JSON value (UTC if
-// none).
-func (o *arbOracle) zone(ids []arbIdentify, at time.Time) *time.Location {
+// zone is the customer's timezone after the applied identifies: the
+// latest setting one, and at equal timestamps the greater JSON value (UTC
+// if none).
+func (o *arbOracle) zone(applied []arbIdentify) *time.Location {
 	var last time.Time
 	name := ""
-	for _, id := range ids {
-		if id.zone == "" || !id.at.Before(at) {
+	for _, id := range applied {
+		if id.zone == "" {
 			continue
 		}
-		if name == "" || id.at.After(last) || id.at.Equal(last) && strconvQuote(id.zone) > strconvQuote(name) {
+		if name == "" || id.at.After(last) || id.at.Equal(last) && arbJSON(id.zone) > arbJSON(name) {
 			last, name = id.at, id.zone
 		}
 	}
@@ -688,9 +765,8 @@ func (o *arbOracle) zone(ids []arbIdentify, at time.Time) *time.Location {
 	return loc
 }
 
-func strconvQuote(s string) string {
+// arbJSON is s as a JSON string, as the profile keeps trait values.
+func arbJSON(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
-
-var arbStats = map[string]int{}
