@@ -172,13 +172,22 @@ func TestTouchpointAPI(t *testing.T) {
 	if st != 200 || len(offers) != 1 || offers[0].(map[string]any)["id"] != "travel-insurance" || offers[0].(map[string]any)["reason"] == "" {
 		t.Fatalf("offers for ann: %d %v", st, out)
 	}
-	s.waitIdle(t, 20*time.Second)
-	_, events := s.timeline(t, "ann")
+	// The touchpoint_decision events are appended without the call
+	// waiting for them: wait until they are on the timeline.
 	decisions := 0
-	for _, e := range events {
-		if e["event"] == "touchpoint_decision" {
-			decisions++
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		s.waitIdle(t, 20*time.Second)
+		_, events := s.timeline(t, "ann")
+		decisions = 0
+		for _, e := range events {
+			if e["event"] == "touchpoint_decision" {
+				decisions++
+			}
 		}
+		if decisions >= 4 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if decisions != 4 {
 		t.Errorf("ann's timeline has %d touchpoint_decision events, want 4 (one per call)", decisions)
