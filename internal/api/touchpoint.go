@@ -483,7 +483,10 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request) error {
 	if !suppressed && limit > 0 && s.Decisioning != nil {
 		if offers := s.Decisioning.OfferSet(); offers != nil && len(offers.List()) > 0 {
 			rng := randPool.Get().(*rand.Rand)
-			ctxMap := map[string]any{"touchpoint": req.Touchpoint}
+			ctxMap := map[string]any{"touchpoint": req.Touchpoint, "channel": req.Touchpoint}
+			if channel != "" {
+				ctxMap["channel"] = channel
+			}
 			for k, v := range req.Context {
 				ctxMap[k] = v
 			}

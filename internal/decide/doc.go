@@ -28,8 +28,10 @@
 //
 // The eligibility condition (CEL of type bool) and the context
 // expression (CEL giving a string, or another scalar formatted as one)
-// see `profile` (core.ProfileMap plus "computed"), `context` (the
-// touchpoint's request context) and `now` (a timestamp). They are
+// see `profile` (core.ProfileMap plus "computed"), `context` (at a
+// touchpoint: the request's context plus "touchpoint" and "channel"; in a
+// journey's send step: "journey", "step" and, unless `best`, "channel")
+// and `now` (a timestamp). They are
 // compiled once, by Parse, and run under CostLimit. A condition that
 // fails makes the offer not eligible; a context expression that fails or
 // gives null puts the customer in bucket "".

@@ -146,8 +146,10 @@ func (r *run) choose(st *journey.Step, attempt int) choice {
 	if st.Offer != "" && offers != nil && len(offers.List()) > 0 && (st.Offer == journey.OfferBest || offers.Get(st.Offer) != nil) {
 		in := decide.Input{Profile: r.sc.profileMap(), Now: r.sc.now, Seen: seenOffers(p),
 			Rand: rand.New(rand.NewPCG(hash64(r.in.ID), uint64(r.in.Steps)<<20|uint64(attempt)))}
+		in.Context = map[string]any{"journey": r.in.JourneyID, "step": st.Name}
 		if st.Channel != journey.ChannelBest {
 			in.Channel = st.Channel
+			in.Context["channel"] = st.Channel
 		}
 		if st.Offer != journey.OfferBest {
 			in.Only = []string{st.Offer}
@@ -276,6 +278,9 @@ func (r *run) view() policy.View {
 			a.Category = j.Def.Category
 		}
 		v.Active = append(v.Active, a)
+	}
+	if r.m.deciders.Policy.UsesProfile() {
+		v.Profile = r.sc.profileMap() // `profile` for the policy's conditions
 	}
 	return v
 }
