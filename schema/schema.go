@@ -23,3 +23,8 @@ var Offer []byte
 //
 //go:embed interaction.schema.json
 var Interaction []byte
+
+// Policy is the JSON Schema (2020-12) of the contact policy file.
+//
+//go:embed policy.schema.json
+var Policy []byte

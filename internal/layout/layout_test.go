@@ -32,7 +32,7 @@ var allowed = map[string][]string{
 	"computed":   {"internal/core", "internal/journey", "cel.dev/cel-go", "gopkg.in/yaml.v3", "google.golang.org/protobuf", "github.com/goccy/go-json"},
 	"journey":    {"internal/core", "schema", "cel.dev/cel-go", "github.com/santhosh-tekuri/jsonschema/v6", "gopkg.in/yaml.v3", "golang.org/x/text"},
 	"audience":   {"internal/core", "internal/journey", "cel.dev/cel-go", "gopkg.in/yaml.v3", "github.com/robfig/cron/v3"},
-	"policy":     {"internal/journey", "gopkg.in/yaml.v3"},
+	"policy":     {"internal/journey", "cel.dev/cel-go", "gopkg.in/yaml.v3"},
 	"touchpoint": {"internal/journey", "cel.dev/cel-go", "gopkg.in/yaml.v3"},
 	"decide":     {"internal/journey", "cel.dev/cel-go", "gopkg.in/yaml.v3", "gonum.org/v1/gonum"},
 

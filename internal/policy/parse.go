@@ -25,15 +25,21 @@ type (
 // problem, sorted by position. Every top-level field is optional:
 //
 //	consent:        {channels: [...], override_categories: [...]}
-//	quiet_hours:    [{channel, from: "HH:MM", to: "HH:MM"}]
-//	frequency_caps: [{name, channel, category, max, window}]
-//	suppression:    [{name, while_category | while_journey, suppress_category | suppress_journey, action: hold | drop}]
+//	quiet_hours:    [{channel, from: "HH:MM", to: "HH:MM", when}]
+//	frequency_caps: [{name, channel, category, max, window, when}]
+//	suppression:    [{name, while_category | while_journey, suppress_category | suppress_journey, action: hold | drop, when}]
 //	priority_window: DURATION
 //
 // Durations are Go durations or days ("7d"); cap names are required and
 // unique; a suppression rule without a name is named WHILE_mutes_SUPPRESS.
+// The optional when of a rule is a CEL condition over profile, message
+// and now (see the package documentation), compiled here: a syntax or
+// type error is reported at its position inside the expression, and an
+// expression whose type is not bool (or dyn, checked when it runs) is an
+// error. Quiet hours that together cover the whole day for a channel are
+// an error, whatever their conditions say.
 func Parse(file string, data []byte) (*Policy, error) {
-	p := &parser{Reporter: journey.Reporter{File: file}}
+	p := &parser{Reporter: journey.Reporter{File: file}, lines: strings.Split(string(data), "\n")}
 	pol := p.parse(data)
 	if len(p.Errs) > 0 {
 		p.Errs.Sort()
@@ -44,14 +50,15 @@ func Parse(file string, data []byte) (*Policy, error) {
 
 type parser struct {
 	journey.Reporter
+	lines []string // the file's lines, for positions inside block scalars
 }
 
 var (
 	topFields         = []string{"consent", "quiet_hours", "frequency_caps", "suppression", "priority_window"}
 	consentFields     = []string{"channels", "override_categories"}
-	quietFields       = []string{"channel", "from", "to"}
-	capFields         = []string{"name", "channel", "category", "max", "window"}
-	suppressionFields = []string{"name", "while_category", "while_journey", "suppress_category", "suppress_journey", "action"}
+	quietFields       = []string{"channel", "from", "to", "when"}
+	capFields         = []string{"name", "channel", "category", "max", "window", "when"}
+	suppressionFields = []string{"name", "while_category", "while_journey", "suppress_category", "suppress_journey", "action", "when"}
 
 	namePattern  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 	clockPattern = regexp.MustCompile(`^([01][0-9]|2[0-3]):([0-5][0-9])$`)
@@ -88,8 +95,12 @@ func (p *parser) parse(data []byte) *Policy {
 					pol.QuietHours = append(pol.QuietHours, q)
 				}
 			})
-			for _, ch := range wholeDay(pol.QuietHours) {
-				p.Errorf(v, key, "the quiet hours for %s cover the whole day: nothing could ever be sent", ch)
+			for _, w := range wholeDay(pol.QuietHours) {
+				if w.conditional {
+					p.Errorf(v, key, "the quiet hours for %s cover the whole day when their conditions hold: nothing could ever be sent then", w.channel)
+				} else {
+					p.Errorf(v, key, "the quiet hours for %s cover the whole day: nothing could ever be sent", w.channel)
+				}
 			}
 		case "frequency_caps":
 			seen := map[string]bool{}
@@ -133,6 +144,10 @@ func (p *parser) quiet(v *yaml.Node, path string) (QuietHours, bool) {
 		switch k {
 		case "channel":
 			q.Channel, _ = p.name(n, fp)
+		case "when":
+			if q.When = p.compile(n, fp); q.When == nil {
+				ok = false
+			}
 		default:
 			s, good := p.str(n, fp)
 			if !good {
@@ -198,6 +213,8 @@ func (p *parser) capRule(v *yaml.Node, path string) (Cap, bool) {
 			if c.Window == 0 {
 				c.Window = -1
 			}
+		case "when":
+			c.When = p.compile(n, fp)
 		}
 	})
 	if len(p.Errs) > n {
@@ -240,6 +257,8 @@ func (p *parser) suppression(v *yaml.Node, path string) (Suppression, bool) {
 				}
 				s.Action = Action(a)
 			}
+		case "when":
+			s.When = p.compile(n, fp)
 		}
 	})
 	if len(p.Errs) > n {
@@ -337,10 +356,16 @@ func (p *parser) duration(v *yaml.Node, path string) time.Duration {
 	return d
 }
 
-// wholeDay returns the channels ("all" for periods without one) whose
-// quiet periods together cover every minute of the day.
-func wholeDay(qs []QuietHours) []string {
-	var out []string
+// allDay is a channel whose quiet periods cover the whole day.
+type allDay struct {
+	channel     string // "all" for periods without one
+	conditional bool   // some of the periods have a condition
+}
+
+// wholeDay returns the channels whose quiet periods together cover every
+// minute of the day, whatever their conditions.
+func wholeDay(qs []QuietHours) []allDay {
+	var out []allDay
 	var chans []string
 	for _, q := range qs {
 		if !slices.Contains(chans, q.Channel) {
@@ -349,16 +374,18 @@ func wholeDay(qs []QuietHours) []string {
 	}
 	for _, ch := range chans {
 		var minute [24 * 60]bool
+		cond := false
 		for _, q := range qs {
 			if q.Channel != "" && q.Channel != ch {
 				continue
 			}
+			cond = cond || q.When != nil
 			for m := q.From; m != q.To; m = (m + 1) % (24 * 60) {
 				minute[m] = true
 			}
 		}
 		if !slices.Contains(minute[:], false) {
-			out = append(out, (&QuietHours{Channel: ch}).channel())
+			out = append(out, allDay{channel: (&QuietHours{Channel: ch}).channel(), conditional: cond})
 		}
 	}
 	return out

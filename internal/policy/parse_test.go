@@ -1,15 +1,67 @@
 package policy
 
 import (
+	"flag"
 	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 )
 
+var update = flag.Bool("update", false, "rewrite testdata/bad/*.err from the parser's output")
+
+// TestParseBad parses each file in testdata/bad and compares every error
+// with NAME.err next to it (go test -update rewrites them).
+func TestParseBad(t *testing.T) {
+	files, err := filepath.Glob("testdata/bad/*.*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, file := range files {
+		if strings.HasSuffix(file, ".err") {
+			continue
+		}
+		n++
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := Parse(file, data)
+			if err == nil {
+				t.Fatalf("parsed %+v; want errors", p)
+			}
+			if _, ok := err.(ErrorList); !ok {
+				t.Fatalf("error %T, want ErrorList", err)
+			}
+			got := err.Error() + "\n"
+			golden := strings.TrimSuffix(file, filepath.Ext(file)) + ".err"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != string(want) {
+				t.Errorf("errors:\n%s\nwant (%s):\n%s", got, golden, want)
+			}
+		})
+	}
+	if n == 0 {
+		t.Fatal("no bad files")
+	}
+}
+
 func TestParseExample(t *testing.T) {
-	const file = "../../examples/policy/contact-policy.yaml"
+	const file = "../../examples/arbitration/policy/contact-policy.yaml"
 	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
@@ -28,15 +80,94 @@ func TestParseExample(t *testing.T) {
 			{Name: "marketing_weekly", Category: "marketing", Max: 3, Window: 7 * 24 * time.Hour},
 			{Name: "sms_daily", Channel: "sms", Max: 1, Window: 24 * time.Hour},
 			{Name: "global_daily", Max: 5, Window: 24 * time.Hour},
+			{Name: "vip_marketing_daily", Category: "marketing", Max: 1, Window: 24 * time.Hour,
+				When: &Condition{Source: `has(profile.traits.tier) && profile.traits.tier == "vip"`, UsesProfile: true}},
 		},
 		Suppression: []Suppression{
 			{Name: "service_mutes_marketing", WhileCategory: "service", SuppressCategory: "marketing", Action: Hold},
-			{Name: "bill-dispute_mutes_contract-renewal", WhileJourney: "bill-dispute", SuppressJourney: "contract-renewal", Action: Drop},
+			{Name: "fraud_drops_marketing", WhileJourney: "fraud-alert", SuppressCategory: "marketing", Action: Drop},
 		},
 		PriorityWindow: time.Hour,
 	}
-	if !reflect.DeepEqual(p, want) {
-		t.Errorf("parsed\n%+v\nwant\n%+v", p, want)
+	if got := uncompiled(p); !reflect.DeepEqual(got, want) {
+		t.Errorf("parsed\n%+v\nwant\n%+v", got, want)
+	}
+	if !p.UsesProfile() {
+		t.Error("UsesProfile is false, want true (vip_marketing_daily reads profile)")
+	}
+}
+
+// uncompiled returns a copy of p whose conditions keep only their source
+// and UsesProfile, for comparisons.
+func uncompiled(p *Policy) *Policy {
+	q := *p
+	strip := func(w **Condition) {
+		if *w != nil {
+			if (*w).program == nil {
+				panic("condition " + (*w).Source + " not compiled")
+			}
+			*w = &Condition{Source: (*w).Source, UsesProfile: (*w).UsesProfile}
+		}
+	}
+	q.QuietHours = slices.Clone(p.QuietHours)
+	for i := range q.QuietHours {
+		strip(&q.QuietHours[i].When)
+	}
+	q.Caps = slices.Clone(p.Caps)
+	for i := range q.Caps {
+		strip(&q.Caps[i].When)
+	}
+	q.Suppression = slices.Clone(p.Suppression)
+	for i := range q.Suppression {
+		strip(&q.Suppression[i].When)
+	}
+	return &q
+}
+
+func TestParseWhen(t *testing.T) {
+	src := `quiet_hours:
+  - {from: "21:00", to: "08:00", when: 'message.category != "fraud"'}
+frequency_caps:
+  - name: vip
+    max: 5
+    window: 7d
+    when: |
+      has(profile.traits.tier) &&
+      profile.traits.tier == "vip"
+suppression:
+  - {while_category: service, suppress_category: marketing, action: hold, when: "message.priority < 80"}
+  - {while_category: care, suppress_category: marketing, action: drop, when: "profile.x"}
+`
+	p, err := Parse("p.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		w       *Condition
+		src     string
+		profile bool
+	}{
+		{p.QuietHours[0].When, `message.category != "fraud"`, false},
+		{p.Caps[0].When, "has(profile.traits.tier) &&\nprofile.traits.tier == \"vip\"\n", true},
+		{p.Suppression[0].When, "message.priority < 80", false},
+		{p.Suppression[1].When, "profile.x", true}, // dyn: checked when it runs
+	} {
+		if tc.w == nil || tc.w.Source != tc.src || tc.w.UsesProfile != tc.profile || tc.w.program == nil {
+			t.Errorf("condition %+v, want source %q, UsesProfile %v, compiled", tc.w, tc.src, tc.profile)
+		}
+	}
+	if !p.UsesProfile() {
+		t.Error("UsesProfile is false, want true")
+	}
+	p, err = Parse("p.yaml", []byte("suppression:\n  - {while_category: service, suppress_category: marketing, action: hold, when: \"message.priority < 80\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.UsesProfile() {
+		t.Error("UsesProfile is true for a condition on message only")
+	}
+	if (*Policy)(nil).UsesProfile() || (&Policy{}).UsesProfile() {
+		t.Error("UsesProfile is true for no policy")
 	}
 }
 
@@ -74,6 +205,15 @@ func TestParseErrors(t *testing.T) {
 		{"suppression no action", "suppression:\n  - {while_category: service, suppress_category: marketing}\n", "p.yaml:2:5: suppression[0]: missing field action (hold or drop)"},
 		{"priority window", "priority_window: soon\n", `p.yaml:1:18: priority_window: "soon" is not a duration (e.g. 90m, 36h, 7d)`},
 		{"two documents", "{}\n---\n{}\n", "p.yaml:2:1: more than one document: one policy per file"},
+		// conditions: positioned inside the expression
+		{"when syntax", "frequency_caps:\n  - {name: a, max: 1, window: 1d, when: 'profile.tier ==  '}\n", "p.yaml:2:59: frequency_caps[0].when: Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}"},
+		{"when undeclared", "quiet_hours:\n  - {from: \"21:00\", to: \"08:00\", when: 'msg.category == \"x\"'}\n", "p.yaml:2:41: quiet_hours[0].when: undeclared reference to 'msg'"},
+		{"when block", "suppression:\n  - while_category: service\n    suppress_category: marketing\n    action: hold\n    when: |\n      message.priority < 80 &&\n        nope\n", "p.yaml:7:9: suppression[0].when: undeclared reference to 'nope'"},
+		{"when not bool", "frequency_caps:\n  - {name: a, max: 1, window: 1d, when: 'message.priority + 1'}\n", "p.yaml:2:41: frequency_caps[0].when: condition must be bool, not int"},
+		{"when not bool literal", "suppression:\n  - {while_category: service, suppress_category: marketing, action: hold, when: '\"yes\"'}\n", "p.yaml:2:81: suppression[0].when: condition must be bool, not string"},
+		{"when not string", "frequency_caps:\n  - {name: a, max: 1, window: 1d, when: true}\n", "p.yaml:2:41: frequency_caps[0].when: expected a string"},
+		{"when empty", "quiet_hours:\n  - {from: \"21:00\", to: \"08:00\", when: ' '}\n", "p.yaml:2:40: quiet_hours[0].when: empty condition"},
+		{"when whole day", "quiet_hours:\n  - {from: \"00:00\", to: \"17:30\"}\n  - {from: \"17:00\", to: \"00:30\", when: 'false'}\n", "p.yaml:2:3: quiet_hours: the quiet hours for all cover the whole day when their conditions hold: nothing could ever be sent then"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := Parse("p.yaml", []byte(tc.src))

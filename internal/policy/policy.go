@@ -3,6 +3,24 @@
 // decides one candidate message at a time (Decide) from an immutable view of
 // the customer and the time, with no I/O and no clock of its own, so that
 // simulate, serve and the property tests decide alike.
+//
+// Quiet hours, frequency caps and suppression rules may have a condition,
+// `when`: a CEL expression of type bool, and the rule applies only when it
+// is true. A condition sees
+//
+//   - profile: the customer's profile as journeys and audiences see it
+//     (traits, consent, computed...; View.Profile);
+//   - message: the candidate message, {channel, category, journey,
+//     priority} (priority an int);
+//   - now: the time of the decision, a timestamp.
+//
+// Conditions are compiled by Parse and evaluated by Decide, only for a
+// rule that would otherwise object (its channel, category or journey
+// match the message, the message is in its period, the cap is at its
+// maximum, an instance blocks it), with a cost limit (CostLimit). A
+// condition that fails to evaluate (a missing field, a wrong type, the
+// cost limit) counts as false, so its rule does not apply, and is
+// reported in Decision.Errors.
 package policy
 
 import (
@@ -33,15 +51,19 @@ type Consent struct {
 type QuietHours struct {
 	Channel  string // "" for every channel
 	From, To int
+	When     *Condition // nil: always
 }
 
 // Cap is a frequency cap: at most Max sends matching Channel and Category
-// (each "" for any) in any sliding Window.
+// (each "" for any) in any sliding Window. With a condition, it caps only
+// the messages for which it holds, counting every matching send in the
+// window (whatever the condition said when they were sent).
 type Cap struct {
 	Name              string
 	Channel, Category string
 	Max               int
 	Window            time.Duration
+	When              *Condition // nil: always
 }
 
 // Action is what a suppression rule does with a message it matches.
@@ -63,6 +85,7 @@ type Suppression struct {
 	WhileCategory, WhileJourney       string
 	SuppressCategory, SuppressJourney string
 	Action                            Action
+	When                              *Condition // nil: always
 }
 
 // View is what Decide knows of one customer: an immutable snapshot the
@@ -72,6 +95,10 @@ type View struct {
 	Location *time.Location  // the customer's timezone; nil means UTC
 	Sent     []Sent          // recent sends, in any order
 	Active   []Active        // active journey instances
+	// Profile is `profile` for conditions: the customer's profile map
+	// with "computed". Nil is an empty map; a caller may leave it nil
+	// unless the policy's UsesProfile.
+	Profile map[string]any
 }
 
 // Sent is one message already sent to the customer.
@@ -120,7 +147,10 @@ type Decision struct {
 	Outcome Outcome
 	Until   time.Time // for Delay: when to decide again; zero: when the blocking instance ends
 	Rule    string    // e.g. "consent:sms", "quiet_hours:sms", "frequency_cap:NAME", "suppression:NAME", "priority", "expired"; "" for Send
-	Reason  string
+	Reason  string    // names the rule's condition, if it has one
+	// Errors are the conditions that failed to evaluate, each "RULE: when
+	// SOURCE: ERROR": their rules did not apply. Callers should log them.
+	Errors []string
 }
 
 // Decide arbitrates message m for the customer seen in v at now. Rules are
@@ -131,13 +161,16 @@ type Decision struct {
 //     m's category is an override category;
 //  3. suppression rules, in file order: an active instance of another
 //     journey matching the rule's while side mutes m if m matches its
-//     suppress side: drop suppresses, hold delays with a zero Until (until
-//     that instance ends; the caller decides again then);
-//  4. quiet hours for m's channel, by the wall clock of v.Location: delay
-//     to the period's end;
+//     suppress side (and the rule's condition holds): drop suppresses,
+//     hold delays with a zero Until (until that instance ends; the caller
+//     decides again then);
+//  4. quiet hours for m's channel (whose condition holds), by the wall
+//     clock of v.Location: delay to the period's end, and past every
+//     other such period it runs into;
 //  5. frequency caps: counting the sends matching a cap in (now-window,
-//     now], a cap at its maximum delays until enough of them leave the
-//     window (the latest such time over all caps at their maximum);
+//     now], a cap at its maximum (whose condition holds) delays until
+//     enough of them leave the window (the latest such time over all caps
+//     at their maximum);
 //  6. priority: a send of another journey with a higher priority in
 //     (now-window, now] delays m until the window after the latest such
 //     send ends, or suppresses it if m.LoserAction is "drop".
@@ -145,16 +178,46 @@ type Decision struct {
 // Finally a delay whose Until is after m's deadline suppresses
 // ("expired"). A delayed message must be decided again at Until: every
 // rule is checked again then, since sends and instances may have changed.
+//
+// Conditions are evaluated with v.Profile, m and now, each at most once;
+// those that fail to evaluate are in the Decision's Errors.
 func (p *Policy) Decide(v View, m Message, now time.Time) Decision {
-	d := p.decide(v, m, now)
+	c := conds{profile: v.Profile, now: now}
+	c.msg.channel, c.msg.category, c.msg.journey, c.msg.priority = m.Channel, m.Category, m.Journey, m.Priority
+	d := p.decide(v, m, now, &c)
 	if d.Outcome == Delay && !m.Deadline.IsZero() && d.Until.After(m.Deadline) {
-		return Decision{Outcome: Suppress, Rule: "expired",
+		d = Decision{Outcome: Suppress, Rule: "expired",
 			Reason: fmt.Sprintf("%s would delay it until %s, after its deadline %s", d.Rule, stamp(d.Until), stamp(m.Deadline))}
 	}
+	d.Errors = c.errs
 	return d
 }
 
-func (p *Policy) decide(v View, m Message, now time.Time) Decision {
+// UsesProfile reports whether a condition of the policy reads profile: if
+// not, Decide needs no View.Profile. A nil policy uses none.
+func (p *Policy) UsesProfile() bool {
+	if p == nil {
+		return false
+	}
+	for _, q := range p.QuietHours {
+		if q.When != nil && q.When.UsesProfile {
+			return true
+		}
+	}
+	for _, cp := range p.Caps {
+		if cp.When != nil && cp.When.UsesProfile {
+			return true
+		}
+	}
+	for _, s := range p.Suppression {
+		if s.When != nil && s.When.UsesProfile {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Policy) decide(v View, m Message, now time.Time, c *conds) Decision {
 	if !m.Deadline.IsZero() && now.After(m.Deadline) {
 		return Decision{Outcome: Suppress, Rule: "expired", Reason: fmt.Sprintf("its deadline %s has passed", stamp(m.Deadline))}
 	}
@@ -162,17 +225,18 @@ func (p *Policy) decide(v View, m Message, now time.Time) Decision {
 		return Decision{Outcome: Suppress, Rule: "consent:" + m.Channel,
 			Reason: fmt.Sprintf("the customer has not consented to %s and category %q may not override that", m.Channel, m.Category)}
 	}
-	for _, s := range p.Suppression {
+	for i := range p.Suppression {
+		s := &p.Suppression[i]
 		a, ok := s.blocking(v.Active, m)
-		if !ok {
+		if !ok || !c.holds(s.When, "suppression:", s.Name) {
 			continue
 		}
 		if s.Action == Drop {
 			return Decision{Outcome: Suppress, Rule: "suppression:" + s.Name,
-				Reason: fmt.Sprintf("the customer is in journey %q (category %q)", a.Journey, a.Category)}
+				Reason: withWhen(fmt.Sprintf("the customer is in journey %q (category %q)", a.Journey, a.Category), s.When)}
 		}
 		return Decision{Outcome: Delay, Rule: "suppression:" + s.Name,
-			Reason: fmt.Sprintf("held until the customer's instance of journey %q (category %q) ends", a.Journey, a.Category)}
+			Reason: withWhen(fmt.Sprintf("held until the customer's instance of journey %q (category %q) ends", a.Journey, a.Category), s.When)}
 	}
 	loc := v.Location
 	if loc == nil {
@@ -183,14 +247,15 @@ func (p *Policy) decide(v View, m Message, now time.Time) Decision {
 		if q.Channel != "" && q.Channel != m.Channel {
 			continue
 		}
-		if end, ok := q.end(now, loc); ok {
-			// Periods may overlap: delay past all of them (Parse rejects
-			// periods that together cover the whole day).
+		if end, ok := q.end(now, loc); ok && c.quietHolds(p, i, m.Channel) {
+			// Periods may overlap: delay past all of them that apply
+			// (Parse rejects periods that together cover the whole day).
 			for range 2 * len(p.QuietHours) {
 				moved := false
-				for _, o := range p.QuietHours {
+				for j := range p.QuietHours {
+					o := &p.QuietHours[j]
 					if o.Channel == "" || o.Channel == m.Channel {
-						if e, ok := o.end(end, loc); ok {
+						if e, ok := o.end(end, loc); ok && c.quietHolds(p, j, m.Channel) {
 							end, moved = e, true
 						}
 					}
@@ -200,21 +265,21 @@ func (p *Policy) decide(v View, m Message, now time.Time) Decision {
 				}
 			}
 			return Decision{Outcome: Delay, Until: end, Rule: "quiet_hours:" + q.channel(),
-				Reason: fmt.Sprintf("quiet hours %s-%s for %s in %s", clock(q.From), clock(q.To), q.channel(), loc)}
+				Reason: withWhen(fmt.Sprintf("quiet hours %s-%s for %s in %s", clock(q.From), clock(q.To), q.channel(), loc), q.When)}
 		}
 	}
 	var capped *Cap
 	var until time.Time
 	var count int
 	for i := range p.Caps {
-		c := &p.Caps[i]
-		if u, n, ok := c.full(v.Sent, m, now); ok && (capped == nil || u.After(until)) {
-			capped, until, count = c, u, n
+		cp := &p.Caps[i]
+		if u, n, ok := cp.full(v.Sent, m, now); ok && c.holds(cp.When, "frequency_cap:", cp.Name) && (capped == nil || u.After(until)) {
+			capped, until, count = cp, u, n
 		}
 	}
 	if capped != nil {
 		return Decision{Outcome: Delay, Until: until, Rule: "frequency_cap:" + capped.Name,
-			Reason: fmt.Sprintf("%d of at most %d matching sends in the last %s", count, capped.Max, capped.Window)}
+			Reason: withWhen(fmt.Sprintf("%d of at most %d matching sends in the last %s", count, capped.Max, capped.Window), capped.When)}
 	}
 	if p.PriorityWindow > 0 {
 		var win *Sent

@@ -31,6 +31,40 @@ type propMessage struct {
 	at time.Time
 }
 
+// drawWhen draws no condition, or one that always or never holds, as a
+// field to append to a rule.
+func drawWhen(t *rapid.T, label string) string {
+	return rapid.SampledFrom([]string{"", ", when: 'true'", ", when: 'false'", `, when: 'message.priority >= 0'`}).Draw(t, label)
+}
+
+// off reports whether a drawn condition never holds.
+func off(w *Condition) bool { return w != nil && w.Source == "false" }
+
+// unconditional returns p without its rules whose condition never holds
+// and without the conditions of the others (which always hold).
+func unconditional(p *Policy) *Policy {
+	q := &Policy{Consent: p.Consent, PriorityWindow: p.PriorityWindow}
+	for _, r := range p.QuietHours {
+		if !off(r.When) {
+			r.When = nil
+			q.QuietHours = append(q.QuietHours, r)
+		}
+	}
+	for _, r := range p.Caps {
+		if !off(r.When) {
+			r.When = nil
+			q.Caps = append(q.Caps, r)
+		}
+	}
+	for _, r := range p.Suppression {
+		if !off(r.When) {
+			r.When = nil
+			q.Suppression = append(q.Suppression, r)
+		}
+	}
+	return q
+}
+
 // drawPolicy draws a policy as a file and parses it, so the parser is
 // exercised too.
 func drawPolicy(t *rapid.T) *Policy {
@@ -50,7 +84,7 @@ func drawPolicy(t *rapid.T) *Policy {
 		if ch != "" {
 			ch = "channel: " + ch + ", "
 		}
-		fmt.Fprintf(&b, "  - {%sfrom: %q, to: %q}\n", ch, clock(from), clock(to))
+		fmt.Fprintf(&b, "  - {%sfrom: %q, to: %q%s}\n", ch, clock(from), clock(to), drawWhen(t, fmt.Sprintf("qwhen%d", i)))
 	}
 	b.WriteString("frequency_caps:\n")
 	for i := range rapid.IntRange(0, 3).Draw(t, "caps") {
@@ -61,8 +95,8 @@ func drawPolicy(t *rapid.T) *Policy {
 		if cat := rapid.SampledFrom(append([]string{""}, propCategories...)).Draw(t, fmt.Sprintf("ccat%d", i)); cat != "" {
 			fmt.Fprintf(&b, ", category: %s", cat)
 		}
-		fmt.Fprintf(&b, ", max: %d, window: %s}\n", rapid.IntRange(1, 3).Draw(t, fmt.Sprintf("max%d", i)),
-			rapid.SampledFrom([]string{"1h", "6h", "1d", "7d", "90m"}).Draw(t, fmt.Sprintf("window%d", i)))
+		fmt.Fprintf(&b, ", max: %d, window: %s%s}\n", rapid.IntRange(1, 3).Draw(t, fmt.Sprintf("max%d", i)),
+			rapid.SampledFrom([]string{"1h", "6h", "1d", "7d", "90m"}).Draw(t, fmt.Sprintf("window%d", i)), drawWhen(t, fmt.Sprintf("cwhen%d", i)))
 	}
 	b.WriteString("suppression:\n")
 	for i := range rapid.IntRange(0, 3).Draw(t, "suppressions") {
@@ -72,8 +106,8 @@ func drawPolicy(t *rapid.T) *Policy {
 			}
 			return kind + "_category: " + rapid.SampledFrom(propCategories).Draw(t, fmt.Sprintf("%sc%d", kind, i))
 		}
-		fmt.Fprintf(&b, "  - {name: s%d, %s, %s, action: %s}\n", i, side("while"), side("suppress"),
-			rapid.SampledFrom([]string{"hold", "drop"}).Draw(t, fmt.Sprintf("action%d", i)))
+		fmt.Fprintf(&b, "  - {name: s%d, %s, %s, action: %s%s}\n", i, side("while"), side("suppress"),
+			rapid.SampledFrom([]string{"hold", "drop"}).Draw(t, fmt.Sprintf("action%d", i)), drawWhen(t, fmt.Sprintf("swhen%d", i)))
 	}
 	if w := rapid.SampledFrom([]string{"", "30m", "1h", "3h"}).Draw(t, "priority"); w != "" {
 		fmt.Fprintf(&b, "priority_window: %s\n", w)
@@ -89,10 +123,14 @@ func drawPolicy(t *rapid.T) *Policy {
 // through Decide, deciding delayed ones again at their Until (held ones
 // when an active instance ends), and checks every send against the
 // policy's rules recounted from the sends made.
+//
+// Conditions always or never hold: Decide must decide as if the rules
+// whose condition never holds were not there, and the others had none.
 func TestPropertySendsObeyPolicy(t *testing.T) {
 	proptest.Limit(t, 100)
 	rapid.Check(t, func(t *rapid.T) {
 		p := drawPolicy(t)
+		plain := unconditional(p)
 		loc, err := time.LoadLocation(rapid.SampledFrom(propZones).Draw(t, "zone"))
 		if err != nil {
 			t.Fatal(err)
@@ -173,6 +211,12 @@ func TestPropertySendsObeyPolicy(t *testing.T) {
 				v.Active = append(v.Active, in.Active)
 			}
 			d := p.Decide(v, it.m.Message, now)
+			if len(d.Errors) > 0 {
+				t.Fatalf("condition errors: %q", d.Errors)
+			}
+			if e := plain.Decide(v, it.m.Message, now); e.Outcome != d.Outcome || !e.Until.Equal(d.Until) || e.Rule != d.Rule {
+				t.Fatalf("with conditions: %s until %v by %q (%s)\nwithout: %s until %v by %q (%s)", d.Outcome, d.Until, d.Rule, d.Reason, e.Outcome, e.Until, e.Rule, e.Reason)
+			}
 			switch d.Outcome {
 			case Send:
 				sends = append(sends, record{it.m, now})
@@ -217,12 +261,12 @@ func TestPropertySendsObeyPolicy(t *testing.T) {
 				if from > to {
 					in = tod >= from || tod < to
 				}
-				if in && (q.Channel == "" || q.Channel == m.Channel) {
+				if in && (q.Channel == "" || q.Channel == m.Channel) && !off(q.When) {
 					t.Fatalf("%+v sent at %v (%v) in quiet hours %+v", m.Message, now, now.In(loc), q)
 				}
 			}
 			for _, c := range p.Caps {
-				if (c.Channel != "" && c.Channel != m.Channel) || (c.Category != "" && c.Category != m.Category) {
+				if (c.Channel != "" && c.Channel != m.Channel) || (c.Category != "" && c.Category != m.Category) || off(c.When) {
 					continue
 				}
 				n := 0
@@ -237,7 +281,7 @@ func TestPropertySendsObeyPolicy(t *testing.T) {
 				}
 			}
 			for _, r := range p.Suppression {
-				if r.SuppressCategory != m.Category && r.SuppressJourney != m.Journey {
+				if r.SuppressCategory != m.Category && r.SuppressJourney != m.Journey || off(r.When) {
 					continue
 				}
 				for _, in := range insts {
