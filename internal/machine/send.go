@@ -56,6 +56,11 @@ func (r *run) send(st *journey.Step) (next string, wait bool) {
 		got := policy.Decision{Outcome: policy.Send, Reason: "no contact policy"}
 		if p := r.m.deciders.Policy; p != nil {
 			got = p.Decide(r.view(), msg, sc.now)
+			for _, e := range got.Errors {
+				// A failing when condition does not apply its rule; say so.
+				ch.explain = append(ch.explain, "condition error: "+e)
+				r.record(st.Name, core.RecordError, e, "")
+			}
 		}
 		if len(ch.channels) > 1 {
 			ch.explain = append(ch.explain, "arbitration on "+c+": "+string(got.Outcome)+" "+got.Rule)
