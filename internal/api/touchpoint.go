@@ -17,6 +17,7 @@ import (
 
 	"github.com/overture-cjo/overture/internal/core"
 	"github.com/overture-cjo/overture/internal/decide"
+	"github.com/overture-cjo/overture/internal/engine"
 	"github.com/overture-cjo/overture/internal/policy"
 	"github.com/overture-cjo/overture/internal/touchpoint"
 )
@@ -131,21 +132,44 @@ type customerState struct {
 
 // customer loads a customer and builds their context at now, counting
 // interactions over the last `window`.
+//
+// The engine's in-memory view of the customer (their committed state,
+// published by the partition after each change) answers when it has one;
+// what it lacks (a profile not changed since start, instances or events
+// it did not hold) is read from the store.
 func (s *Server) customer(ctx context.Context, ref string, window time.Duration, now time.Time) (*customerState, error) {
-	p, err := s.resolveCustomer(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	insts, err := s.Store.LoadInstances(ctx, []string{p.ID})
-	if err != nil {
-		return nil, err
-	}
 	since := now.Add(-window)
-	evs, err := s.recentEvents(ctx, p.ID, since)
-	if err != nil {
-		return nil, err
+	var p *core.Profile
+	var active []*core.Instance
+	var touches []engine.Touch
+	haveActive, haveTouches := false, false
+	if v, ok := s.Engine.View(ref); ok {
+		p = v.Profile
+		active, haveActive = v.Active, v.ActiveKnown
+		touches, haveTouches = v.Interactions(since)
+	} else {
+		var err error
+		if p, err = s.resolveCustomer(ctx, ref); err != nil {
+			return nil, err
+		}
 	}
-	st := &customerState{profile: p, instances: insts[p.ID]}
+	if !haveActive {
+		insts, err := s.Store.LoadInstances(ctx, []string{p.ID})
+		if err != nil {
+			return nil, err
+		}
+		active = insts[p.ID]
+	}
+	if !haveTouches {
+		evs, err := s.recentEvents(ctx, p.ID, since)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range evs {
+			touches = append(touches, engine.Touch{At: e.Timestamp, Event: e.Label(), Channel: core.EventChannel(e)})
+		}
+	}
+	st := &customerState{profile: p, instances: active}
 	computed := map[string]any{}
 	if set := s.Engine.Traits(); set != nil {
 		computed = set.Values(computedOf(p), now)
@@ -190,14 +214,13 @@ func (s *Server) customer(ctx context.Context, ref string, window time.Duration,
 	}
 
 	c.Interactions = Interactions{Since: since, ByChannel: map[string]int{}, Recent: []Interaction{}}
-	for _, e := range evs { // newest first
-		if e.Timestamp.Before(since) || e.Timestamp.After(now) {
+	for _, t := range touches { // newest first
+		if t.At.Before(since) || t.At.After(now) {
 			continue
 		}
-		ch := interactionChannel(e)
-		c.Interactions.ByChannel[ch]++
+		c.Interactions.ByChannel[t.Channel]++
 		if len(c.Interactions.Recent) < maxRecent {
-			c.Interactions.Recent = append(c.Interactions.Recent, Interaction{At: e.Timestamp, Event: e.Label(), Channel: ch})
+			c.Interactions.Recent = append(c.Interactions.Recent, Interaction{At: t.At, Event: t.Event, Channel: t.Channel})
 		}
 	}
 	c.Suppressions = s.openSuppressions(st, now)
@@ -233,21 +256,6 @@ func (s *Server) recentEvents(ctx context.Context, profileID string, since time.
 		page = min(4*page, maxInteractions-len(out))
 	}
 	return out, nil
-}
-
-// interactionChannel is the channel an event came through: its
-// properties.channel, else context.channel, else "other".
-func interactionChannel(e *core.Event) string {
-	var x struct {
-		Channel string `json:"channel"`
-	}
-	if len(e.Properties) > 0 && json.Unmarshal(e.Properties, &x) == nil && x.Channel != "" {
-		return x.Channel
-	}
-	if len(e.Context) > 0 && json.Unmarshal(e.Context, &x) == nil && x.Channel != "" {
-		return x.Channel
-	}
-	return "other"
 }
 
 // journeyCategories returns a lookup of journey categories by version.

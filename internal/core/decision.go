@@ -1,6 +1,8 @@
 package core
 
 import (
+	"bytes"
+	"encoding/json"
 	"slices"
 	"time"
 )
@@ -38,6 +40,24 @@ const (
 	EventMessageClicked     = "message_clicked"
 	EventTouchpointDecision = "touchpoint_decision"
 )
+
+// EventChannel is the channel an event came through, for counting a
+// customer's interactions: properties.channel, else context.channel,
+// else "other".
+func EventChannel(e *Event) string {
+	for _, raw := range [][]byte{e.Properties, e.Context} {
+		if len(raw) == 0 || !bytes.Contains(raw, []byte(`"channel"`)) {
+			continue
+		}
+		var x struct {
+			Channel string `json:"channel"`
+		}
+		if json.Unmarshal(raw, &x) == nil && x.Channel != "" {
+			return x.Channel
+		}
+	}
+	return "other"
+}
 
 // Decision outcomes.
 const (

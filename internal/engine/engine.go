@@ -119,6 +119,7 @@ type Engine struct {
 	model         *decide.Model                                // offers' learned posteriors
 	population    atomic.Pointer[map[string]decide.Engagement] // everyone's engagement per channel (copy on write)
 	popMu         sync.Mutex                                   // serialises population writers
+	views         views                                        // customers' committed state for the touchpoint API
 	horizon       atomic.Int64                                 // unix ns: timers due up to it are held in memory
 	timersThrough atomic.Int64                                 // unix ns: the loader has read timers due up to it
 	calling       atomic.Int64                                 // webhook calls in flight
@@ -162,6 +163,7 @@ func New(store core.Store, opts Options) *Engine {
 		emitWake: make(chan struct{}, 1),
 		model:    decide.NewModel(),
 	}
+	e.views.limit = 2 * opts.ProfileCache
 	e.callSlots = make(chan struct{}, opts.WebhookCalls)
 	for i := 0; i < opts.Partitions; i++ {
 		e.parts = append(e.parts, &partition{id: i, eng: e, in: make(chan input, 4*opts.BatchSize), wake: make(chan struct{}, 1)})

@@ -199,6 +199,7 @@ func (p *partition) process(ctx context.Context, batch []input) {
 				m := *in.barrier
 				delete(p.cache, m.From)
 				delete(p.insts, m.From)
+				p.eng.views.drop(m.From)
 				if p.moved == nil {
 					p.moved = map[string]string{}
 				}
@@ -206,6 +207,12 @@ func (p *partition) process(ctx context.Context, batch []input) {
 				p.eng.partOf(m.Into).pass(input{absorb: &m})
 			case in.erase != nil:
 				er, err := p.eng.store.EraseProfile(ctx, in.erase.profileID)
+				if v := p.eng.views.get(in.erase.profileID); v != nil {
+					for _, id := range v.Profile.Merged {
+						p.eng.views.drop(id)
+					}
+				}
+				p.eng.views.drop(in.erase.profileID)
 				clear(p.cache)
 				clear(p.insts)
 				if err == nil && p.eng.merging.Load() > 0 {
@@ -311,6 +318,8 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 	}
 	var written []*core.Profile
 	var customers map[string]*machine.Customer
+	var applied []*core.Event    // events applied to profiles, in order
+	created := map[string]bool{} // profiles the batch made
 	var out machine.Output
 	// An absorb whose target has itself been merged away moves on to the
 	// target's survivor.
@@ -331,6 +340,8 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 			touched = make([]touchResult, 0, len(run))
 			working := map[string]*core.Profile{}
 			dirty := map[string]bool{}
+			applied = applied[:0]
+			clear(created)
 			customers = map[string]*machine.Customer{}
 			get := func(id string) *core.Profile {
 				if pr := working[id]; pr != nil {
@@ -338,6 +349,7 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 				}
 				pr := profiles[id]
 				if pr == nil {
+					created[id] = true
 					pr = core.NewProfile(id, now)
 					if traits != nil {
 						pr.Computed = &core.Computed{}
@@ -386,6 +398,7 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 						}
 						pr := get(id)
 						pr.Apply(in.ev, &in.facts)
+						applied = append(applied, in.ev)
 						if traits != nil && pr.Computed != nil && in.ev.SourceID != core.InternalSource {
 							traits.Update(pr.Computed, in.ev, now) // not audience events: no feedback loops
 						}
@@ -500,6 +513,7 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 		return err
 	}
 	p.remember(written)
+	p.publish(written, applied, customers, created, now)
 	if emits > 0 {
 		eng.emitted(emits)
 	}
