@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"time"
 
 	"github.com/overture-cjo/overture/internal/loadgen"
 )
@@ -21,15 +23,31 @@ little CPU per request, leaving the machine to the server; --client nethttp
 uses Go's net/http instead (always used for https:// URLs). --journeys sends
 the reference journey's load (see scripts/bench-journeys.sh); --profiles sends
 one identify per new customer (see scripts/bench-audiences.sh).
+
+  overture bench decide --url URL [--token T] [--rate R] [--duration D | --requests N] [--users U] [--decide-share S] [--connections C] [--seed S] [--json] [--json-file F]
+
+Sends an open-loop mix of POST /v1/decide and GET /v1/profiles/user_id:u-N/context
+requests (admin bearer token --token, else OVERTURE_ADMIN_TOKEN) at R requests/s
+for D (or N requests), whatever the server's response times: request i is
+scheduled at i/R, and its latency runs from that time, so queueing for one of
+the C keep-alive connections counts. A share S of the requests are decide
+requests; customers are u-0 to u-(U-1), picked uniformly, as created by
+"bench ingest --profiles"; touchpoints are picked at random, all from --seed.
+Reports p50/p90/p99/p99.9/max per endpoint, the achieved rate, how many
+requests started over 1 ms late, and whether --target-p99 was met (see
+scripts/bench-decide.sh).
 `
 
 func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "decide" {
+		return benchDecide(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "ingest" {
 		fmt.Fprint(stderr, benchUsage)
 		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
 			return nil
 		}
-		return fmt.Errorf("bench: want the subcommand ingest")
+		return fmt.Errorf("bench: want the subcommand ingest or decide")
 	}
 	fs := flag.NewFlagSet("bench ingest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -53,6 +71,56 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	rep, err := loadgen.RunIngest(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	fmt.Fprintln(stdout, rep.String())
+	return nil
+}
+
+// benchDecide runs "overture bench decide".
+func benchDecide(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench decide", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg loadgen.DecideConfig
+	fs.StringVar(&cfg.URL, "url", "http://127.0.0.1:8420", "server base URL")
+	fs.StringVar(&cfg.Token, "token", envOr("OVERTURE_ADMIN_TOKEN", ""), "admin token (env OVERTURE_ADMIN_TOKEN)")
+	fs.Float64Var(&cfg.Rate, "rate", loadgen.DefaultDecideRate, "requests scheduled per second")
+	fs.DurationVar(&cfg.Duration, "duration", 20*time.Second, "how long requests are scheduled for")
+	fs.IntVar(&cfg.Requests, "requests", 0, "requests to schedule instead of rate × duration (0: use --duration)")
+	fs.IntVar(&cfg.Users, "users", loadgen.DefaultDecideUsers, "customers u-0 to u-(users-1)")
+	fs.Float64Var(&cfg.DecideShare, "decide-share", loadgen.DefaultDecideShare, "share of POST /v1/decide requests; the rest are GET context")
+	fs.IntVar(&cfg.Connections, "connections", loadgen.DefaultDecideConnections, "keep-alive connections")
+	fs.IntVar(&cfg.OfferLimit, "offer-limit", loadgen.DefaultOfferLimit, "offers.limit of decide requests")
+	fs.Int64Var(&cfg.Seed, "seed", 1, "request seed")
+	fs.DurationVar(&cfg.Timeout, "timeout", loadgen.DefaultDecideTimeout, "per-request timeout")
+	fs.DurationVar(&cfg.TargetP99, "target-p99", loadgen.DefaultTargetP99, "p99 latency target the report is judged by")
+	fs.StringVar(&cfg.Client, "client", loadgen.ClientRaw, "HTTP client: raw or nethttp (https:// always uses nethttp)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	jsonFile := fs.String("json-file", "", "also write the JSON report to this file")
+	fs.Usage = func() { fmt.Fprint(stderr, benchUsage, "\nFlags:\n"); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("bench decide: unexpected argument %q", fs.Arg(0))
+	}
+	rep, err := loadgen.RunDecide(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if *jsonFile != "" {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*jsonFile, append(b, '\n'), 0o644); err != nil {
+			return fmt.Errorf("bench decide: %w", err)
+		}
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
