@@ -142,9 +142,10 @@ func (s *Server) customer(ctx context.Context, ref string, window time.Duration,
 	var p *core.Profile
 	var active []*core.Instance
 	var touches []engine.Touch
+	var pmap map[string]any
 	haveActive, haveTouches := false, false
 	if v, ok := s.Engine.View(ref); ok {
-		p = v.Profile
+		p, pmap = v.Profile, v.ProfileMap()
 		active, haveActive = v.Active, v.ActiveKnown
 		touches, haveTouches = v.Interactions(since)
 	} else {
@@ -174,7 +175,14 @@ func (s *Server) customer(ctx context.Context, ref string, window time.Duration,
 	if set := s.Engine.Traits(); set != nil {
 		computed = set.Values(computedOf(p), now)
 	}
-	st.view = core.ProfileMap(p)
+	if pmap == nil {
+		st.view = core.ProfileMap(p)
+	} else {
+		st.view = make(map[string]any, len(pmap)+1)
+		for k, x := range pmap {
+			st.view[k] = x
+		}
+	}
 	st.view["computed"] = computed
 	c := &st.ctx
 	c.ProfileID = p.ID
@@ -383,6 +391,9 @@ type DecideRequest struct {
 		Explain bool   `json:"explain"` // also list the offers not eligible, with why
 	} `json:"offers"`
 	Hours float64 `json:"hours"`
+	// WithContext adds the customer's whole context (as GET
+	// /v1/profiles/{id}/context answers it) to the response.
+	WithContext bool `json:"withContext"`
 }
 
 // DecideResponse is the answer of POST /v1/decide.
@@ -395,8 +406,9 @@ type DecideResponse struct {
 	Offers      []RankedOffer       `json:"offers"`
 	NotEligible []RankedOffer       `json:"notEligible,omitempty"` // with offers.explain
 	Errors      []string            `json:"errors,omitempty"`
-	Context     CustomerContext     `json:"context"`
-	EventID     string              `json:"eventId"` // the touchpoint_decision event on the customer's timeline
+	Journeys    []ActiveJourney     `json:"journeys"`          // the customer's active journeys and steps
+	Context     *CustomerContext    `json:"context,omitempty"` // with withContext
+	EventID     string              `json:"eventId"`           // the touchpoint_decision event on the customer's timeline
 }
 
 // RankedOffer is one offer in a decision, with why.
@@ -472,7 +484,10 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	resp := DecideResponse{ProfileID: st.profile.ID, Touchpoint: req.Touchpoint, Tier: st.ctx.Tier, TierReason: st.ctx.TierReason,
-		Actions: []touchpoint.Action{}, Offers: []RankedOffer{}, Context: st.ctx}
+		Actions: []touchpoint.Action{}, Offers: []RankedOffer{}, Journeys: st.ctx.Journeys}
+	if req.WithContext {
+		resp.Context = &st.ctx
+	}
 	in := st.tpInput
 	in.Touchpoint, in.Context = req.Touchpoint, req.Context
 	suppressed := false

@@ -30,6 +30,16 @@ type View struct {
 	// MaxTouches were.
 	Recent []Touch
 	Since  time.Time
+
+	mapOnce sync.Once
+	asMap   map[string]any
+}
+
+// ProfileMap returns core.ProfileMap of the view's profile, built once:
+// callers must not change it (copy it to add keys).
+func (v *View) ProfileMap() map[string]any {
+	v.mapOnce.Do(func() { v.asMap = core.ProfileMap(v.Profile) })
+	return v.asMap
 }
 
 // Touch is one applied event, as the touchpoint API counts interactions.
@@ -190,6 +200,8 @@ func (p *partition) publish(written []*core.Profile, applied []*core.Event, cust
 		}
 		if c := customers[pr.ID]; c != nil {
 			v.Active, v.ActiveKnown = activeCopies(c.Instances), true
+		} else if created[pr.ID] {
+			v.ActiveKnown = true // a new profile has no instances
 		} else if old != nil {
 			v.Active, v.ActiveKnown = old.Active, old.ActiveKnown
 		} else if ins, ok := p.insts[pr.ID]; ok {
@@ -215,9 +227,9 @@ func (p *partition) publish(written []*core.Profile, applied []*core.Event, cust
 			continue
 		}
 		if old := vs.get(id); old != nil {
-			v := *old
+			v := &View{Profile: old.Profile, Recent: old.Recent, Since: old.Since}
 			v.Active, v.ActiveKnown = activeCopies(c.Instances), true
-			vs.put(&v)
+			vs.put(v)
 		}
 	}
 }
