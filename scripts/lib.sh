@@ -4,6 +4,7 @@
 # start_server STORE PREFIX: starts `overture serve` on a new data directory
 # (and, for postgres, a new schema named PREFIX_<pid>_<random>); sets
 # server_pid, server_data and server_schema, and waits until it is ready.
+# SERVE_FLAGS, if set, are added to the serve command (e.g. "--partitions 1").
 start_server() {
   local store=$1 prefix=$2
   server_data=$(mktemp -d)
@@ -14,7 +15,7 @@ start_server() {
     psql "$PGURL" -qc "CREATE SCHEMA $server_schema" >/dev/null
     storeflag=(--store "$PGURL&search_path=$server_schema")
   fi
-  OVERTURE_WRITE_KEYS=benchkey OVERTURE_ADMIN_TOKEN=benchadmin "$bin" serve --data "$server_data" --addr "$ADDR" "${storeflag[@]}" >"$server_data/serve.log" 2>&1 &
+  OVERTURE_WRITE_KEYS=benchkey OVERTURE_ADMIN_TOKEN=benchadmin "$bin" serve --data "$server_data" --addr "$ADDR" "${storeflag[@]}" ${SERVE_FLAGS:-} >"$server_data/serve.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 100); do curl -fs "http://$ADDR/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 }
