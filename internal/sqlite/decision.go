@@ -28,14 +28,35 @@ func insertDecisions(ctx context.Context, tx *sql.Tx, ds []*core.Decision) error
 	return nil
 }
 
-// addStats adds model counter deltas.
+// addStats adds model counter deltas, summed per counter first (a batch
+// of touchpoint decisions adds an impression per offer shown), in one
+// multi-row upsert.
 func addStats(ctx context.Context, tx *sql.Tx, stats []core.ModelStat) error {
+	if len(stats) == 0 {
+		return nil
+	}
+	type key struct{ model, key, bucket string }
+	at := map[key]int{}
+	var sum []core.ModelStat
 	for _, st := range stats {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO model_stats (model, key, bucket, trials, successes) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (model, key, bucket) DO UPDATE SET trials = trials + excluded.trials, successes = successes + excluded.successes`,
-			st.Model, st.Key, st.Bucket, st.Trials, st.Successes); err != nil {
-			return fmt.Errorf("add model stats: %w", err)
+		k := key{st.Model, st.Key, st.Bucket}
+		if i, ok := at[k]; ok {
+			sum[i].Trials += st.Trials
+			sum[i].Successes += st.Successes
+			continue
 		}
+		at[k] = len(sum)
+		sum = append(sum, st)
+	}
+	err := multiRow(ctx, tx, len(sum), 5,
+		`INSERT INTO model_stats (model, key, bucket, trials, successes) VALUES `,
+		` ON CONFLICT (model, key, bucket) DO UPDATE SET trials = trials + excluded.trials, successes = successes + excluded.successes`,
+		func(args []any, i int) ([]any, error) {
+			st := sum[i]
+			return append(args, st.Model, st.Key, st.Bucket, st.Trials, st.Successes), nil
+		})
+	if err != nil {
+		return fmt.Errorf("add model stats: %w", err)
 	}
 	return nil
 }
