@@ -1,6 +1,9 @@
 // Package loadgen generates load against Overture's Segment-compatible
 // ingestion API and measures how fast, and how quickly, the server
-// acknowledges it. It backs "overture bench ingest".
+// acknowledges it. It backs "overture bench ingest". RunDecide (decide.go)
+// backs "overture bench decide": an open-loop load of the touchpoint API
+// (POST /v1/decide, GET /v1/profiles/{id}/context) at a fixed rate, with
+// latency measured from each request's scheduled time.
 //
 // RunIngest builds every request before the clock starts (so the generator
 // spends no CPU on payloads while the server is being measured), then sends
