@@ -18,6 +18,7 @@ import (
 	"github.com/overture-cjo/overture/internal/core"
 	"github.com/overture-cjo/overture/internal/decide"
 	"github.com/overture-cjo/overture/internal/engine"
+	"github.com/overture-cjo/overture/internal/machine"
 	"github.com/overture-cjo/overture/internal/policy"
 	"github.com/overture-cjo/overture/internal/touchpoint"
 )
@@ -514,7 +515,7 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request) error {
 				ctxMap[k] = v
 			}
 			ranked := offers.Rank(decide.Input{Profile: st.view, Context: ctxMap, Channel: channel, Now: now,
-				Seen: seen(st.profile), Rand: rng}, s.Engine.OfferModel())
+				Seen: machine.SeenOffers(st.profile), Rand: rng}, s.Engine.OfferModel())
 			randPool.Put(rng)
 			explain := req.Offers != nil && req.Offers.Explain
 			for _, rk := range ranked {
@@ -533,18 +534,6 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request) error {
 	resp.EventID = s.recordDecision(st.profile.ID, &req, &resp, now)
 	writeJSON(w, http.StatusOK, resp)
 	return nil
-}
-
-// seen is the customer's offer history as ranking reads it.
-func seen(p *core.Profile) map[string]decide.Seen {
-	if len(p.Offers) == 0 {
-		return nil
-	}
-	m := make(map[string]decide.Seen, len(p.Offers))
-	for id, o := range p.Offers {
-		m[id] = decide.Seen{Impressions: o.Impressions, Last: o.Last}
-	}
-	return m
 }
 
 // recordDecision appends the touchpoint_decision event to the log in the

@@ -1,10 +1,8 @@
 package audience
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -87,39 +85,7 @@ var (
 // audiences that had none (so a validator can check them further); a
 // file that cannot be read is returned as it is, alone.
 func Load(dir string) ([]*Audience, error) {
-	files, err := journey.DefinitionFiles(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var auds []*Audience
-	var errs ErrorList
-	byID := map[string]*Audience{}
-	for _, file := range files { // sorted by name
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return nil, err
-		}
-		a, err := Parse(file, data)
-		if err != nil {
-			errs = append(errs, err.(ErrorList)...)
-			continue
-		}
-		if first, ok := byID[a.ID]; ok {
-			errs = append(errs, &Error{Pos: a.idPos, Path: "id",
-				Message: fmt.Sprintf("duplicate audience id %q (also in %s)", a.ID, first.idPos)})
-			continue
-		}
-		byID[a.ID] = a
-		auds = append(auds, a)
-	}
-	if len(errs) > 0 {
-		errs.Sort()
-		return auds, errs
-	}
-	return auds, nil
+	return journey.LoadDir(dir, "audience", Parse, func(a *Audience) (string, Pos) { return a.ID, a.idPos })
 }
 
 // Parse compiles one audience definition (YAML or JSON) from data; file

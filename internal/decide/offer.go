@@ -1,10 +1,8 @@
 package decide
 
 import (
-	"errors"
 	"fmt"
 	"math"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -128,40 +126,7 @@ var (
 // offers that had none; a file that cannot be read is returned as it is,
 // alone.
 func Load(dir string) ([]*Offer, error) {
-	files, err := journey.DefinitionFiles(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	slices.Sort(files)
-	var offers []*Offer
-	var errs ErrorList
-	byID := map[string]*Offer{}
-	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return nil, err
-		}
-		o, err := Parse(file, data)
-		if err != nil {
-			errs = append(errs, err.(ErrorList)...)
-			continue
-		}
-		if first, ok := byID[o.ID]; ok {
-			errs = append(errs, &Error{Pos: o.idPos, Path: "id",
-				Message: fmt.Sprintf("duplicate offer id %q (also in %s)", o.ID, first.idPos)})
-			continue
-		}
-		byID[o.ID] = o
-		offers = append(offers, o)
-	}
-	if len(errs) > 0 {
-		errs.Sort()
-		return offers, errs
-	}
-	return offers, nil
+	return journey.LoadDir(dir, "offer", Parse, func(o *Offer) (string, Pos) { return o.ID, o.idPos })
 }
 
 // Parse compiles one offer definition (YAML or JSON) from data; file names

@@ -245,3 +245,52 @@ func locate(root *yaml.Node, loc []string) (*yaml.Node, string) {
 	}
 	return n, path
 }
+
+// LoadDir parses every definition file in dir (DefinitionFiles, sorted)
+// with parse, which returns an ErrorList for a bad file. A missing dir has
+// none: LoadDir returns nil, nil. If id is not nil, ids must be unique: a
+// repeat is reported at its position, naming the first, as "duplicate
+// NOUN id". Problems are returned together as an ErrorList sorted by
+// position, with the definitions that had none (so a validator can check
+// them further); a file that cannot be read is returned as it is, alone.
+func LoadDir[T any](dir, noun string, parse func(file string, data []byte) (T, error), id func(T) (string, Pos)) ([]T, error) {
+	files, err := DefinitionFiles(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var defs []T
+	var errs ErrorList
+	first := map[string]Pos{}
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		d, err := parse(file, data)
+		if err != nil {
+			var l ErrorList
+			if !errors.As(err, &l) {
+				return nil, err
+			}
+			errs = append(errs, l...)
+			continue
+		}
+		if id != nil {
+			name, pos := id(d)
+			if at, ok := first[name]; ok {
+				errs = append(errs, &Error{Pos: pos, Path: "id", Message: fmt.Sprintf("duplicate %s id %q (also in %s)", noun, name, at)})
+				continue
+			}
+			first[name] = pos
+		}
+		defs = append(defs, d)
+	}
+	if len(errs) > 0 {
+		errs.Sort()
+		return defs, errs
+	}
+	return defs, nil
+}

@@ -149,7 +149,7 @@ func (r *run) choose(st *journey.Step, attempt int) choice {
 	offers := r.m.deciders.Offers
 	var offer *decide.Offer
 	if st.Offer != "" && offers != nil && len(offers.List()) > 0 && (st.Offer == journey.OfferBest || offers.Get(st.Offer) != nil) {
-		in := decide.Input{Profile: r.sc.profileMap(), Now: r.sc.now, Seen: seenOffers(p),
+		in := decide.Input{Profile: r.sc.profileMap(), Now: r.sc.now, Seen: SeenOffers(p),
 			Rand: rand.New(rand.NewPCG(hash64(r.in.ID), uint64(r.in.Steps)<<20|uint64(attempt)))}
 		in.Context = map[string]any{"journey": r.in.JourneyID, "step": st.Name}
 		if st.Channel != journey.ChannelBest {
@@ -211,8 +211,8 @@ func (r *run) choose(st *journey.Step, attempt int) choice {
 	return ch
 }
 
-// seenOffers is the customer's offer history as ranking reads it.
-func seenOffers(p *core.Profile) map[string]decide.Seen {
+// SeenOffers is a customer's offer history as ranking reads it.
+func SeenOffers(p *core.Profile) map[string]decide.Seen {
 	if len(p.Offers) == 0 {
 		return nil
 	}

@@ -3,7 +3,6 @@ package touchpoint
 import (
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -177,27 +176,10 @@ const idHelp = "want lower-case letters, digits, _ and - ([a-z0-9][a-z0-9_-]*)"
 // the policies that parsed (so a validator can check them further); a file
 // that cannot be read is returned as it is, alone.
 func Load(dir string) ([]*Policy, error) {
-	files, err := journey.DefinitionFiles(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	slices.Sort(files)
-	var pols []*Policy
+	pols, err := journey.LoadDir(dir, "interaction policy", Parse, nil)
 	var errs ErrorList
-	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return nil, err
-		}
-		p, err := Parse(file, data)
-		if err != nil {
-			errs = append(errs, err.(ErrorList)...)
-			continue
-		}
-		pols = append(pols, p)
+	if err != nil && !errors.As(err, &errs) {
+		return nil, err
 	}
 	_, setErrs := check(pols)
 	errs = append(errs, setErrs...)
