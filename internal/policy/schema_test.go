@@ -1,15 +1,11 @@
 package policy
 
 import (
-	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"gopkg.in/yaml.v3"
-
+	"github.com/overture-cjo/overture/internal/schematest"
 	"github.com/overture-cjo/overture/schema"
 )
 
@@ -19,39 +15,7 @@ import (
 // problem only Parse sees (CEL, unique names, the whole day quiet) are
 // valid.
 func TestSchema(t *testing.T) {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema.Policy))
-	if err != nil {
-		t.Fatal(err)
-	}
-	const url = "https://overture-cjo.github.io/schema/policy.schema.json"
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource(url, doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	validate := func(file string) error {
-		t.Helper()
-		data, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var v any
-		if err := yaml.Unmarshal(data, &v); err != nil {
-			t.Fatal(err)
-		}
-		j, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(j))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sch.Validate(inst)
-	}
+	validate := schematest.Validator(t, schema.Policy)
 
 	examples, _ := filepath.Glob("../../examples/*/policy/*.yaml")
 	if len(examples) == 0 {

@@ -1,15 +1,11 @@
 package touchpoint
 
 import (
-	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"gopkg.in/yaml.v3"
-
+	"github.com/overture-cjo/overture/internal/schematest"
 	"github.com/overture-cjo/overture/schema"
 )
 
@@ -17,39 +13,7 @@ import (
 // of the format, agrees with Parse: the examples are valid, and the bad
 // files whose problem is the document's shape are invalid.
 func TestSchema(t *testing.T) {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema.Interaction))
-	if err != nil {
-		t.Fatal(err)
-	}
-	const url = "https://overture-cjo.github.io/schema/interaction.schema.json"
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource(url, doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	validate := func(file string) error {
-		t.Helper()
-		data, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var v any
-		if err := yaml.Unmarshal(data, &v); err != nil {
-			t.Fatal(err)
-		}
-		j, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(j))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sch.Validate(inst)
-	}
+	validate := schematest.Validator(t, schema.Interaction)
 
 	examples, _ := filepath.Glob("../../examples/journeys/interactions/*.*")
 	if len(examples) == 0 {
