@@ -38,6 +38,16 @@ var allowed = map[string][]string{
 
 	"activation": {}, // signing and export formats: the standard library only
 	"schematest": {"github.com/santhosh-tekuri/jsonschema/v6", "gopkg.in/yaml.v3"},
+
+	// Delivery connectors (issue 7): each talks to its provider; none
+	// knows the engine.
+	"deliver":            {"gopkg.in/yaml.v3"},
+	"deliver/smtp":       {"internal/deliver"},
+	"deliver/twilio":     {"internal/deliver"},
+	"deliver/fcm":        {"internal/deliver"},
+	"deliver/webhook":    {"internal/deliver", "internal/activation"},
+	"deliver/logsend":    {"internal/deliver"},
+	"deliver/connectors": {"internal/deliver", "internal/deliver/smtp", "internal/deliver/twilio", "internal/deliver/fcm", "internal/deliver/webhook", "internal/deliver/logsend"},
 }
 
 func TestImports(t *testing.T) {
