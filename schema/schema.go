@@ -28,3 +28,8 @@ var Interaction []byte
 //
 //go:embed policy.schema.json
 var Policy []byte
+
+// Template is the JSON Schema (2020-12) of a message template file.
+//
+//go:embed template.schema.json
+var Template []byte

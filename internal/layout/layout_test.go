@@ -41,6 +41,7 @@ var allowed = map[string][]string{
 
 	// Delivery connectors (issue 7): each talks to its provider; none
 	// knows the engine.
+	"message":            {"internal/journey", "github.com/osteele/liquid", "gopkg.in/yaml.v3"},
 	"deliver":            {"gopkg.in/yaml.v3"},
 	"deliver/smtp":       {"internal/deliver"},
 	"deliver/twilio":     {"internal/deliver"},
