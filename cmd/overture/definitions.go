@@ -12,6 +12,7 @@ import (
 	"github.com/overture-cjo/overture/internal/computed"
 	"github.com/overture-cjo/overture/internal/decide"
 	"github.com/overture-cjo/overture/internal/journey"
+	"github.com/overture-cjo/overture/internal/message"
 	"github.com/overture-cjo/overture/internal/policy"
 	"github.com/overture-cjo/overture/internal/touchpoint"
 )
@@ -24,6 +25,7 @@ type extras struct {
 	policyFile   string         // where it came from
 	offers       []*decide.Offer
 	interactions []*touchpoint.Policy
+	templates    []*message.Template
 }
 
 // loadDerived loads the computed traits (DIR/traits), audiences
@@ -64,6 +66,17 @@ func loadDerived(dir string, defs []*journey.Definition, journeysOK bool) (*extr
 	if err := collect(err); err != nil {
 		return nil, err
 	}
+	templates, err := message.Load(filepath.Join(dir, "templates"))
+	if err := collect(err); err != nil {
+		return nil, err
+	}
+	// Every template is rendered with sample data (its own sample: over
+	// the defaults), strictly: a typo'd variable fails here, not at send.
+	for _, t := range templates {
+		if err := collect(t.Check(message.SampleVars())); err != nil {
+			return nil, err
+		}
+	}
 	if journeysOK {
 		journeys, known := map[string]bool{}, map[string]bool{}
 		for _, d := range defs {
@@ -89,6 +102,27 @@ func loadDerived(dir string, defs []*journey.Definition, journeysOK bool) (*extr
 		for _, o := range offers {
 			offerIDs[o.ID] = true
 		}
+		byTemplate := map[string]*message.Template{}
+		for _, t := range templates {
+			byTemplate[t.ID] = t
+		}
+		for _, d := range defs {
+			for _, name := range d.StepOrder {
+				st := d.Steps[name]
+				if st.Type != journey.StepSend || len(templates) == 0 {
+					continue
+				}
+				path := journey.JoinPath(journey.JoinPath("steps", name), "template")
+				switch t := byTemplate[st.Template]; {
+				case t == nil:
+					errs = append(errs, &journey.Error{Pos: journey.Pos{File: d.File, Line: 1, Column: 1}, Path: path,
+						Message: fmt.Sprintf("no template %q in %s", st.Template, filepath.Join(dir, "templates"))})
+				case st.Channel != journey.ChannelBest && !t.Has(st.Channel):
+					errs = append(errs, &journey.Error{Pos: journey.Pos{File: d.File, Line: 1, Column: 1}, Path: path,
+						Message: fmt.Sprintf("template %q has no %s content", st.Template, st.Channel)})
+				}
+			}
+		}
 		for _, d := range defs {
 			for _, name := range d.StepOrder {
 				if st := d.Steps[name]; st.Type == journey.StepSend && st.Offer != "" && st.Offer != journey.OfferBest && len(offers) > 0 && !offerIDs[st.Offer] {
@@ -107,7 +141,7 @@ func loadDerived(dir string, defs []*journey.Definition, journeysOK bool) (*extr
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	return &extras{traits: traits, audiences: auds, policy: pol, policyFile: polFile, offers: offers, interactions: inters}, nil
+	return &extras{traits: traits, audiences: auds, policy: pol, policyFile: polFile, offers: offers, interactions: inters, templates: templates}, nil
 }
 
 // loadPolicy parses the contact policy in dir: its one definition file

@@ -30,7 +30,11 @@ Then the contact policy, the one file in DIR/policy if there is one
 offers in DIR/offers (schema/offer.schema.json, eligibility and context
 CEL; a send step's named offer must be one); and the interaction policies
 in DIR/interactions (schema/interaction.schema.json; in_journey and
-in_step must name journeys and steps in DIR).
+in_step must name journeys and steps in DIR); and the message templates
+in DIR/templates (schema/template.schema.json, Liquid): each is rendered
+with sample data in strict mode, so an unknown variable or filter is an
+error, and, when there are templates, every send step's template must be
+one with content for its channel.
 
 Prints "ok: N journeys, M audiences, K computed traits, and the contact
 policy's file (or "no contact policy"), or every problem as
@@ -85,7 +89,7 @@ func validateCommand(args []string, stdout, stderr io.Writer) error {
 	if ex.policy != nil {
 		policyNote = "contact policy " + ex.policyFile
 	}
-	fmt.Fprintf(stdout, "ok: %d journeys, %d audiences, %d computed traits, %d offers, %d interaction policies, %s\n",
-		len(defs), len(ex.audiences), len(ex.traits.Traits), len(ex.offers), len(ex.interactions), policyNote)
+	fmt.Fprintf(stdout, "ok: %d journeys, %d audiences, %d computed traits, %d offers, %d interaction policies, %d templates, %s\n",
+		len(defs), len(ex.audiences), len(ex.traits.Traits), len(ex.offers), len(ex.interactions), len(ex.templates), policyNote)
 	return nil
 }

@@ -12,7 +12,7 @@ import (
 // the bad definitions.
 func TestValidateCommand(t *testing.T) {
 	out, err := exec.Command(binPath, "validate", "../../examples/journeys").CombinedOutput()
-	if err != nil || !strings.HasPrefix(string(out), "ok: 5 journeys, 2 audiences, 8 computed traits, 6 offers, 1 interaction policies") {
+	if err != nil || !strings.HasPrefix(string(out), "ok: 5 journeys, 2 audiences, 8 computed traits, 6 offers, 1 interaction policies, 11 templates") {
 		t.Fatalf("examples: %v\n%s", err, out)
 	}
 	out, err = exec.Command(binPath, "validate", "../../internal/journey/testdata/bad").CombinedOutput()
@@ -79,7 +79,7 @@ func TestValidateAudiences(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err = exec.Command(binPath, "validate", dir).CombinedOutput()
-	if err != nil || string(out) != "ok: 1 journeys, 0 audiences, 0 computed traits, 0 offers, 0 interaction policies, no contact policy\n" {
+	if err != nil || string(out) != "ok: 1 journeys, 0 audiences, 0 computed traits, 0 offers, 0 interaction policies, 0 templates, no contact policy\n" {
 		t.Fatalf("journeys only: %v\n%s", err, out)
 	}
 
@@ -108,7 +108,25 @@ func TestValidateAudiences(t *testing.T) {
 	}
 	write("policy/contact.yaml", "consent: {channels: [sms]}\n")
 	out, err = exec.Command(binPath, "validate", dir).CombinedOutput()
-	if want := "ok: 1 journeys, 0 audiences, 0 computed traits, 0 offers, 0 interaction policies, contact policy " + pol + "/contact.yaml\n"; err != nil || string(out) != want {
+	if want := "ok: 1 journeys, 0 audiences, 0 computed traits, 0 offers, 0 interaction policies, 0 templates, contact policy " + pol + "/contact.yaml\n"; err != nil || string(out) != want {
 		t.Errorf("good policy: %v\n%s\nwant %s", err, out, want)
+	}
+
+	// Templates: each is rendered with sample data, strictly; a send
+	// step's template must exist and have content for its channel.
+	write("templates/typo.yaml", "id: typo\nemail:\n  subject: Hi\n  text: \"Hello {{ profile.traits.nme }}\"\n")
+	out, err = exec.Command(binPath, "validate", dir).CombinedOutput()
+	tpl := filepath.Join(dir, "templates")
+	for _, want := range []string{
+		tpl + "/typo.yaml:4:34: email.text: ",
+		"undefined variable profile.traits.nme (did you mean profile.traits.name?)",
+		`follow-up.yaml:1:1: steps.nudge.template: no template "cart-follow-up" in ` + tpl,
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Errorf("bad template: %v, want exit status 1", err)
 	}
 }

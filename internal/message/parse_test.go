@@ -177,7 +177,7 @@ func TestLoad(t *testing.T) {
 			t.Errorf("%s: %v", tpl.ID, err)
 		}
 	}
-	want := []string{"cart-follow-up", "cart-reminder", "cart-sms", "complaint-received", "order-delivered", "transfer-cancelled", "transfer-delayed"}
+	want := []string{"cart-follow-up", "cart-reminder", "cart-sms", "complaint-received", "dispute-credited", "dispute-received", "dispute-rejected", "dispute-still-open", "order-delivered", "transfer-cancelled", "transfer-delayed"}
 	if !slices.Equal(ids, want) {
 		t.Errorf("ids %v, want %v", ids, want)
 	}
