@@ -25,7 +25,8 @@ const applyUsage = `Usage:
 Validates every definition in DIR as "overture validate" does (and on any
 problem prints them all and applies nothing), then sends them to the
 server: first the contact policy of DIR/policy (PUT /v1/policy), each
-offer of DIR/offers (PUT /v1/offers/{id}) and interaction policy of
+offer of DIR/offers (PUT /v1/offers/{id}), message template of
+DIR/templates (PUT /v1/templates/{id}) and interaction policy of
 DIR/interactions (PUT /v1/interactions/{id}), then each computed trait of
 DIR/traits (PUT /v1/traits/{name}), each audience of DIR/audiences (PUT
 /v1/audiences/{id}), then each journey file as it is (PUT
@@ -119,6 +120,11 @@ func applyCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	for _, o := range ex.offers {
 		if err := putFile(ctx, c, stdout, "/v1/offers/"+url.PathEscape(o.ID), o.Pos.File, "offer "+o.ID); err != nil {
+			return err
+		}
+	}
+	for _, t := range ex.templates {
+		if err := putFile(ctx, c, stdout, "/v1/templates/"+url.PathEscape(t.ID), t.Pos.File, "template "+t.ID); err != nil {
 			return err
 		}
 	}

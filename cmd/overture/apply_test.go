@@ -44,6 +44,10 @@ func TestApplyCommand(t *testing.T) {
 		for _, o := range []string{"card-upgrade", "data-addon", "free-shipping", "renewal-discount", "roaming-pass", "savings-boost"} {
 			fmt.Fprintf(&b, "%s offer %s version 1\n", word, o)
 		}
+		for _, tp := range []string{"cart-follow-up", "cart-reminder", "cart-sms", "complaint-received", "dispute-credited", "dispute-received",
+			"dispute-rejected", "dispute-still-open", "order-delivered", "transfer-cancelled", "transfer-delayed"} {
+			fmt.Fprintf(&b, "%s template %s version 1\n", word, tp)
+		}
 		fmt.Fprintf(&b, "%s interaction policy contact-centre version 1\n", word)
 		for _, tr := range []string{"orders_30d", "spend_7d", "data_overage_count_90d", "last_balance", "credit_limit", "balance_to_limit_ratio", "skus_viewed_30d", "last_seen_app"} {
 			fmt.Fprintf(&b, "%s trait %s version 1\n", word, tr)

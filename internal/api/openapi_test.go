@@ -37,6 +37,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		"/v1/profiles/{id}/decisions": {"get"}, "/v1/profiles/{id}/timeline": {"get"}, "/v1/profiles/{id}/context": {"get"},
 		"/v1/decide": {"post"}, "/v1/policy": {"get", "put", "delete"}, "/v1/offers": {"get"}, "/v1/offers/{id}": {"get", "put", "delete"},
 		"/v1/interactions": {"get"}, "/v1/interactions/{id}": {"put", "delete"},
+		"/v1/templates": {"get"}, "/v1/templates/{id}": {"put", "delete"}, "/v1/templates/{id}/preview": {"post"},
 	} {
 		routes[p] = ms
 	}

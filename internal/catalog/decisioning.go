@@ -9,6 +9,7 @@ import (
 
 	"github.com/overture-cjo/overture/internal/core"
 	"github.com/overture-cjo/overture/internal/decide"
+	"github.com/overture-cjo/overture/internal/message"
 	"github.com/overture-cjo/overture/internal/policy"
 	"github.com/overture-cjo/overture/internal/touchpoint"
 )
@@ -27,10 +28,12 @@ type Decisioning struct {
 	policy       *derived[*policy.Policy] // nil if none was ever applied
 	offers       collection[*decide.Offer]
 	interactions collection[*touchpoint.Policy]
+	templates    collection[*message.Template]
 
 	policyNow      atomic.Pointer[policy.Policy]  // the contact policy in force; nil: none
 	offerSet       atomic.Pointer[decide.Set]     // the offers in force
 	interactionSet atomic.Pointer[touchpoint.Set] // the interaction policies in force
+	templateSet    atomic.Pointer[message.Set]    // the message templates in force
 }
 
 // DecisionHooks receive the definitions in force, at open and after each
@@ -78,10 +81,30 @@ func OpenDecisioning(ctx context.Context, store core.Store, clock core.Clock, lo
 			d.interactionSet.Store(set)
 			return nil
 		}}
+	d.templates = collection[*message.Template]{kind: core.KindTemplate, noun: "template",
+		parse: func(file string, src []byte) (*message.Template, string, error) {
+			t, err := message.Parse(file, src)
+			if err != nil {
+				return nil, "", err
+			}
+			// Rendered with sample data, strictly: a typo fails here.
+			if err := t.Check(message.SampleVars()); err != nil {
+				return nil, "", err
+			}
+			return t, t.ID, nil
+		},
+		publish: func(list []*message.Template) error {
+			set, err := message.NewSet(list)
+			if err != nil {
+				return err
+			}
+			d.templateSet.Store(set)
+			return nil
+		}}
 	for _, c := range []interface {
 		load(context.Context, core.Store, *slog.Logger) error
 		publishAll() error
-	}{&d.offers, &d.interactions} {
+	}{&d.offers, &d.interactions, &d.templates} {
 		if err := c.load(ctx, store, log); err != nil {
 			return nil, err
 		}
@@ -231,3 +254,30 @@ func (d *Decisioning) Interactions() []*Stored[*touchpoint.Policy] {
 // InteractionSet returns the interaction policies in force (never nil
 // once opened).
 func (d *Decisioning) InteractionSet() *touchpoint.Set { return d.interactionSet.Load() }
+
+// ApplyTemplate validates a message template, renders every channel with
+// sample data in strict mode, and stores it as a new version unless it
+// equals the newest; id, if not empty, must be its id.
+func (d *Decisioning) ApplyTemplate(ctx context.Context, id, file string, source []byte) (Applied, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.templates.apply(ctx, d.store, d.clock, id, file, source)
+}
+
+// DeleteTemplate deletes a message template.
+func (d *Decisioning) DeleteTemplate(ctx context.Context, id string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.templates.remove(ctx, d.store, d.clock, id)
+}
+
+// Templates lists the message templates in force, by id.
+func (d *Decisioning) Templates() []*Stored[*message.Template] {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.templates.list()
+}
+
+// TemplateSet returns the message templates in force (never nil once
+// opened).
+func (d *Decisioning) TemplateSet() *message.Set { return d.templateSet.Load() }

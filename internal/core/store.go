@@ -240,6 +240,7 @@ const (
 	KindPolicy      = "policy"      // the contact policy (one, id PolicyID)
 	KindOffer       = "offer"       // next-best-action offers
 	KindInteraction = "interaction" // touchpoint interaction policies
+	KindTemplate    = "template"    // message templates
 )
 
 // PolicyID is the id the contact policy is stored under.

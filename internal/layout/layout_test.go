@@ -24,7 +24,7 @@ var allowed = map[string][]string{
 	"wire":       {"internal/core", "github.com/goccy/go-json"},
 	"loadgen":    {},
 	"machine":    {"internal/core", "internal/journey", "internal/policy", "internal/decide", "cel.dev/cel-go", "google.golang.org/protobuf"},
-	"catalog":    {"internal/core", "internal/journey", "internal/machine", "internal/computed", "internal/audience", "internal/policy", "internal/decide", "internal/touchpoint"},
+	"catalog":    {"internal/core", "internal/journey", "internal/machine", "internal/computed", "internal/audience", "internal/policy", "internal/decide", "internal/touchpoint", "internal/message"},
 	"outbox":     {"internal/core"},
 	"proptest":   {},
 	"webhook":    {"internal/machine"},
