@@ -2,10 +2,8 @@ package decide
 
 import (
 	"flag"
-	"os"
-	"path/filepath"
+	"github.com/overture-cjo/overture/internal/schematest"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 )
@@ -15,48 +13,13 @@ var update = flag.Bool("update", false, "rewrite testdata/bad/*.err from the par
 // TestParseBad parses each file in testdata/bad and compares every error
 // with NAME.err next to it (go test -update rewrites them).
 func TestParseBad(t *testing.T) {
-	files, err := filepath.Glob("testdata/bad/*.*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, file := range files {
-		if strings.HasSuffix(file, ".err") {
-			continue
+	schematest.BadFiles(t, "testdata/bad", *update, func(file string, data []byte) error {
+		_, err := Parse(file, data)
+		if _, ok := err.(ErrorList); err != nil && !ok {
+			t.Fatalf("error %T, want ErrorList", err)
 		}
-		n++
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			o, err := Parse(file, data)
-			if err == nil {
-				t.Fatalf("parsed %q; want errors", o.ID)
-			}
-			if _, ok := err.(ErrorList); !ok {
-				t.Fatalf("error %T, want ErrorList", err)
-			}
-			got := err.Error() + "\n"
-			golden := strings.TrimSuffix(file, filepath.Ext(file)) + ".err"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != string(want) {
-				t.Errorf("errors:\n%s\nwant (%s):\n%s", got, golden, want)
-			}
-		})
-	}
-	if n == 0 {
-		t.Fatal("no bad files")
-	}
+		return err
+	})
 }
 
 func TestParse(t *testing.T) {
