@@ -24,6 +24,7 @@ import (
 	"github.com/overture-cjo/overture/internal/core"
 	"github.com/overture-cjo/overture/internal/engine"
 	"github.com/overture-cjo/overture/internal/ingest"
+	"github.com/overture-cjo/overture/internal/message"
 	"github.com/overture-cjo/overture/internal/outbox"
 	"github.com/overture-cjo/overture/internal/simulate"
 	"github.com/overture-cjo/overture/internal/webhook"
@@ -100,7 +101,8 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("traits and audiences: %w", err)
 	}
-	decisioning, err := catalog.OpenDecisioning(ctx, store, clock, log, catalog.DecisionHooks{Policy: eng.SetPolicy, Offers: eng.SetOffers})
+	decisioning, err := catalog.OpenDecisioning(ctx, store, clock, log, catalog.DecisionHooks{Policy: eng.SetPolicy, Offers: eng.SetOffers,
+		Templates: func(set *message.Set) { eng.SetTemplateChannels(set.Channels) }})
 	if err != nil {
 		return fmt.Errorf("decisioning: %w", err)
 	}

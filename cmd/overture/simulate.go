@@ -15,6 +15,7 @@ import (
 	"github.com/overture-cjo/overture/internal/decide"
 	"github.com/overture-cjo/overture/internal/journey"
 	"github.com/overture-cjo/overture/internal/machine"
+	"github.com/overture-cjo/overture/internal/message"
 	"github.com/overture-cjo/overture/internal/policy"
 	"github.com/overture-cjo/overture/internal/simulate"
 )
@@ -161,6 +162,11 @@ func loadCatalog(dir string, stderr io.Writer) (*definitionSet, error) {
 	if ds.offers, err = decide.NewSet(ex.offers); err != nil {
 		return nil, err
 	}
+	if len(ex.templates) > 0 {
+		if ds.templates, err = message.NewSet(ex.templates); err != nil {
+			return nil, err
+		}
+	}
 	if ds.cat, err = machine.FromDefinitions(defs); err != nil {
 		return nil, err
 	}
@@ -179,12 +185,16 @@ type definitionSet struct {
 	audiences *audience.Set
 	policy    *policy.Policy
 	offers    *decide.Set
+	templates *message.Set // nil: none in DIR/templates
 }
 
 // options returns simulation options running the set's traits and
 // audiences.
 func (ds *definitionSet) options(o simulate.Options) simulate.Options {
 	o.Traits, o.Audiences, o.Policy, o.Offers = ds.traits, ds.audiences, ds.policy, ds.offers
+	if ds.templates != nil {
+		o.TemplateChannels = ds.templates.Channels
+	}
 	return o
 }
 

@@ -41,6 +41,8 @@ type Decisioning struct {
 type DecisionHooks struct {
 	Policy func(*policy.Policy) // nil: no contact policy
 	Offers func(*decide.Set)    // never nil
+	// Templates receives the message templates in force.
+	Templates func(*message.Set)
 }
 
 // OpenDecisioning loads the stored definitions and calls the hooks.
@@ -99,6 +101,9 @@ func OpenDecisioning(ctx context.Context, store core.Store, clock core.Clock, lo
 				return err
 			}
 			d.templateSet.Store(set)
+			if d.hooks.Templates != nil {
+				d.hooks.Templates(set)
+			}
 			return nil
 		}}
 	for _, c := range []interface {

@@ -19,6 +19,17 @@ func (e *Engine) SetOffers(set *decide.Set) {
 	}
 }
 
+// SetTemplateChannels tells `channel: best` which channels each message
+// template has content for (f returns nil for an unknown template).
+func (e *Engine) SetTemplateChannels(f func(template string) []string) {
+	e.machineMu.Lock()
+	defer e.machineMu.Unlock()
+	e.deciders.TemplateChannels = f
+	if e.catalog != nil {
+		e.setMachine()
+	}
+}
+
 // OfferModel returns the offers' learned posteriors: the store's counters
 // as of the start plus every delta committed since.
 func (e *Engine) OfferModel() *decide.Model { return e.model }

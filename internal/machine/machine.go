@@ -158,6 +158,10 @@ type Deciders struct {
 	// Population returns everyone's engagement per channel, for
 	// `channel: best`; nil: none known.
 	Population func() map[string]decide.Engagement
+	// TemplateChannels returns the channels a message template has
+	// content for (nil: unknown, no restriction): `channel: best` chooses
+	// among those only. Nil: no templates known.
+	TemplateChannels func(template string) []string
 }
 
 // With returns a machine like m that consults d.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"hash/fnv"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -186,6 +187,11 @@ func (r *run) choose(st *journey.Step, attempt int) choice {
 	}
 	if len(cands) == 0 {
 		cands = core.Channels
+	}
+	if f := r.m.deciders.TemplateChannels; f != nil {
+		if has := f(st.Template); has != nil {
+			cands = slices.DeleteFunc(slices.Clone(cands), func(c string) bool { return !slices.Contains(has, c) })
+		}
 	}
 	own := make(map[string]decide.Engagement, len(p.Engagement))
 	for c, e := range p.Engagement {

@@ -34,6 +34,15 @@ func NewSet(templates []*Template) (*Set, error) {
 // Get returns the template with the id, or nil.
 func (s *Set) Get(id string) *Template { return s.byID[id] }
 
+// Channels returns the channels template id has content for, or nil if
+// there is no such template.
+func (s *Set) Channels(id string) []string {
+	if t := s.byID[id]; t != nil {
+		return t.Channels()
+	}
+	return nil
+}
+
 // List returns the templates sorted by id. The caller must not change
 // the slice.
 func (s *Set) List() []*Template { return s.list }

@@ -133,3 +133,52 @@ func TestHeldSendExpires(t *testing.T) {
 		t.Errorf("expired at %s, want %s (20d after the step was reached)", last.At, want)
 	}
 }
+
+// TestChannelBestUsesTemplateChannels checks that `channel: best` chooses
+// only among the channels the step's template has content for: a stated
+// preference for another channel is passed over, and a customer consented
+// to none of them gets nothing (channel:none).
+func TestChannelBestUsesTemplateChannels(t *testing.T) {
+	d, err := journey.Parse("nudge.yaml", []byte(`id: nudge
+name: Nudge
+category: marketing
+entry: {trigger: {event: Nudge Me}}
+start: send
+steps:
+  send: {type: send, channel: best, template: email-only, next: done}
+  done: {type: exit}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, _ := machine.FromDefinitions([]*journey.Definition{d})
+	start := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	events, err := simulate.ReadEvents("events.jsonl", strings.NewReader(`
+{"type": "identify", "userId": "ann", "traits": {"consent": {"email": true, "sms": true}, "preferred_channel": "sms"}}
+{"type": "identify", "userId": "bob", "traits": {"consent": {"sms": true}}}
+{"event": "Nudge Me", "userId": "ann", "at": "1m"}
+{"event": "Nudge Me", "userId": "bob", "at": "1m"}
+`), start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	channels := func(template string) []string {
+		if template == "email-only" {
+			return []string{"email"}
+		}
+		return nil
+	}
+	res := simulate.Run(cat, events, simulate.Options{TemplateChannels: channels})
+	got := map[string]string{}
+	for _, c := range res.Customers {
+		for _, dec := range c.Decisions {
+			got[c.ID] = dec.Outcome + " " + dec.Channel + " " + dec.Rule
+		}
+	}
+	if got["ann"] != "send email " {
+		t.Errorf("ann (prefers sms, template has email only): %q, want send email", got["ann"])
+	}
+	if got["bob"] != "suppress best channel:none" {
+		t.Errorf("bob (consented to sms only): %q, want suppressed channel:none", got["bob"])
+	}
+}

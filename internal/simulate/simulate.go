@@ -53,6 +53,9 @@ type Options struct {
 	// channels' engagement are learned during the run, from a fresh
 	// start, as the server learns them.
 	Offers *decide.Set
+	// TemplateChannels returns the channels a template has content for
+	// (nil: no restriction), for `channel: best`.
+	TemplateChannels func(template string) []string
 }
 
 // Input is one event to simulate, with where it came from for errors.
@@ -216,7 +219,7 @@ func parseOffset(s string) (time.Duration, error) {
 func Run(cat *machine.Catalog, events []Input, opts Options) *Result {
 	s := &sim{model: decide.NewModel(), pop: map[string]decide.Engagement{}, customers: map[string]*state{}, opts: opts, cat: cat}
 	s.m = machine.New(cat, opts.Zone).With(machine.Deciders{Policy: opts.Policy, Offers: opts.Offers, Model: s.model,
-		Population: func() map[string]decide.Engagement { return s.pop }})
+		Population: func() map[string]decide.Engagement { return s.pop }, TemplateChannels: opts.TemplateChannels})
 	until := opts.Until
 	if until.IsZero() && len(events) > 0 {
 		until = events[len(events)-1].Event.Timestamp.Add(DefaultHorizon)
