@@ -51,26 +51,6 @@ func (s *Server) audience(r *http.Request) (*catalog.AudienceDef, error) {
 	return d.Audience(r.PathValue("id"))
 }
 
-// putTrait answers PUT /v1/traits/{name}: the body is one computed trait
-// (name, aggregate, event, filter, property, window).
-func (s *Server) putTrait(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.derived()
-	if err != nil {
-		return err
-	}
-	name := r.PathValue("name")
-	file, body, err := readDefinition(r, name)
-	if err != nil {
-		return err
-	}
-	a, err := d.ApplyTrait(r.Context(), name, file, body)
-	if err != nil {
-		return err
-	}
-	writeApplied(w, "/v1/traits/"+a.ID, map[string]any{"name": a.ID, "version": a.Version, "created": a.Created}, a.Created)
-	return nil
-}
-
 // listTraits answers GET /v1/traits: the computed traits by name and the
 // progress of the current or last backfill (null if none ran).
 func (s *Server) listTraits(w http.ResponseWriter, r *http.Request) error {
@@ -100,52 +80,6 @@ func (s *Server) getTrait(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return core.Errorf(core.ENOTFOUND, "name", "no computed trait %q", name)
-}
-
-// deleteTrait answers DELETE /v1/traits/{name}.
-func (s *Server) deleteTrait(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.derived()
-	if err != nil {
-		return err
-	}
-	if err := d.DeleteTrait(r.Context(), r.PathValue("name")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
-// putAudience answers PUT /v1/audiences/{id}: the body is one audience
-// definition file.
-func (s *Server) putAudience(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.derived()
-	if err != nil {
-		return err
-	}
-	id := r.PathValue("id")
-	file, body, err := readDefinition(r, id)
-	if err != nil {
-		return err
-	}
-	a, err := d.ApplyAudience(r.Context(), id, file, body)
-	if err != nil {
-		return err
-	}
-	writeApplied(w, "/v1/audiences/"+a.ID, a, a.Created)
-	return nil
-}
-
-// deleteAudience answers DELETE /v1/audiences/{id}.
-func (s *Server) deleteAudience(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.derived()
-	if err != nil {
-		return err
-	}
-	if err := d.DeleteAudience(r.Context(), r.PathValue("id")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
 }
 
 // audienceView is an audience as the API shows it.

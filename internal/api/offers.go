@@ -6,25 +6,6 @@ import (
 	"github.com/overture-cjo/overture/internal/core"
 )
 
-// putOffer answers PUT /v1/offers/{id}: the body is one offer file.
-func (s *Server) putOffer(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.decisioning()
-	if err != nil {
-		return err
-	}
-	id := r.PathValue("id")
-	file, body, err := readDefinition(r, id)
-	if err != nil {
-		return err
-	}
-	a, err := d.ApplyOffer(r.Context(), id, file, body)
-	if err != nil {
-		return err
-	}
-	writeApplied(w, "/v1/offers/"+a.ID, map[string]any{"id": a.ID, "version": a.Version, "created": a.Created}, a.Created)
-	return nil
-}
-
 // OfferView is an offer as the API shows it: its definition, version and
 // what the model has learned of it, per context bucket.
 type OfferView struct {
@@ -98,39 +79,6 @@ func (s *Server) getOffer(w http.ResponseWriter, r *http.Request) error {
 	return core.Errorf(core.ENOTFOUND, "id", "no offer %q", id)
 }
 
-// deleteOffer answers DELETE /v1/offers/{id}.
-func (s *Server) deleteOffer(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.decisioning()
-	if err != nil {
-		return err
-	}
-	if err := d.DeleteOffer(r.Context(), r.PathValue("id")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
-// putInteraction answers PUT /v1/interactions/{id}: the body is one
-// interaction policy file (value tiers and routing rules).
-func (s *Server) putInteraction(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.decisioning()
-	if err != nil {
-		return err
-	}
-	id := r.PathValue("id")
-	file, body, err := readDefinition(r, id)
-	if err != nil {
-		return err
-	}
-	a, err := d.ApplyInteraction(r.Context(), id, file, body)
-	if err != nil {
-		return err
-	}
-	writeApplied(w, "/v1/interactions/"+a.ID, map[string]any{"id": a.ID, "version": a.Version, "created": a.Created}, a.Created)
-	return nil
-}
-
 // listInteractions answers GET /v1/interactions: the policies in force
 // with their sources.
 func (s *Server) listInteractions(w http.ResponseWriter, r *http.Request) error {
@@ -139,18 +87,5 @@ func (s *Server) listInteractions(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"interactions": d.Interactions()})
-	return nil
-}
-
-// deleteInteraction answers DELETE /v1/interactions/{id}.
-func (s *Server) deleteInteraction(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.decisioning()
-	if err != nil {
-		return err
-	}
-	if err := d.DeleteInteraction(r.Context(), r.PathValue("id")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -11,26 +11,6 @@ import (
 	"github.com/overture-cjo/overture/internal/message"
 )
 
-// putTemplate answers PUT /v1/templates/{id}: the body is one template
-// file; every channel is rendered with sample data in strict mode first.
-func (s *Server) putTemplate(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.decisioning()
-	if err != nil {
-		return err
-	}
-	id := r.PathValue("id")
-	file, body, err := readDefinition(r, id)
-	if err != nil {
-		return err
-	}
-	a, err := d.ApplyTemplate(r.Context(), id, file, body)
-	if err != nil {
-		return err
-	}
-	writeApplied(w, "/v1/templates/"+a.ID, map[string]any{"id": a.ID, "version": a.Version, "created": a.Created}, a.Created)
-	return nil
-}
-
 // listTemplates answers GET /v1/templates: the templates in force with
 // their channels and sources.
 func (s *Server) listTemplates(w http.ResponseWriter, r *http.Request) error {
@@ -50,19 +30,6 @@ func (s *Server) listTemplates(w http.ResponseWriter, r *http.Request) error {
 		out = append(out, view{ID: t.ID, Channels: t.Def.Channels(), Version: t.Version, UpdatedAt: t.UpdatedAt, Source: t.Source})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"templates": out})
-	return nil
-}
-
-// deleteTemplate answers DELETE /v1/templates/{id}.
-func (s *Server) deleteTemplate(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.decisioning()
-	if err != nil {
-		return err
-	}
-	if err := d.DeleteTemplate(r.Context(), r.PathValue("id")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
