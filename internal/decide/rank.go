@@ -25,6 +25,8 @@ type Set struct {
 	// slot of list[i]'s condition, -1 if it has none; likewise ctxSlot.
 	eligSlot, ctxSlot   []int
 	eligSlots, ctxSlots int
+	// converters are the offers each outcome event converts, in id order.
+	converters map[string][]*Offer
 }
 
 // NewSet returns the set of offers, which must come from Parse or Load and
@@ -60,7 +62,22 @@ func NewSet(offers []*Offer) (*Set, error) {
 		s.ctxSlot = append(s.ctxSlot, slot(ctx, o.Context))
 	}
 	s.eligSlots, s.ctxSlots = len(elig), len(ctx)
+	s.converters = map[string][]*Offer{}
+	for _, o := range s.list {
+		for _, ev := range o.Outcome.Events {
+			s.converters[ev] = append(s.converters[ev], o)
+		}
+	}
 	return s, nil
+}
+
+// ConvertedBy returns the offers an event named event converts (see
+// Offer.Converts), in id order: a map lookup, for the per-event path.
+func (s *Set) ConvertedBy(event string) []*Offer {
+	if s == nil {
+		return nil
+	}
+	return s.converters[event]
 }
 
 // Get returns the offer with the id, or nil.

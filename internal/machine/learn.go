@@ -27,19 +27,11 @@ type learnedEvent struct {
 func (m *Machine) learn(c *Customer, ev *core.Event, now time.Time, out *Output) {
 	name := ev.Label()
 	offers := m.deciders.Offers
-	converts := false
-	if offers != nil {
-		for _, o := range offers.List() {
-			if o.Converts(name) {
-				converts = true
-				break
-			}
-		}
-	}
+	converted := offers.ConvertedBy(name)
 	switch name {
 	case core.EventMessageDelivered, core.EventMessageOpened, core.EventMessageClicked, core.EventTouchpointDecision:
 	default:
-		if !converts {
+		if len(converted) == 0 {
 			return
 		}
 	}
@@ -79,8 +71,8 @@ func (m *Machine) learn(c *Customer, ev *core.Event, now time.Time, out *Output)
 		}
 		return
 	}
-	for _, o := range offers.List() {
-		if !o.Converts(name) || (le.Offer != "" && le.Offer != o.ID) {
+	for _, o := range converted {
+		if le.Offer != "" && le.Offer != o.ID {
 			continue
 		}
 		seen, ok := p.Offers[o.ID]
