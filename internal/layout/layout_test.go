@@ -25,7 +25,8 @@ var allowed = map[string][]string{
 	"loadgen":    {},
 	"machine":    {"internal/core", "internal/journey", "internal/policy", "internal/decide", "cel.dev/cel-go", "google.golang.org/protobuf"},
 	"catalog":    {"internal/core", "internal/journey", "internal/machine", "internal/computed", "internal/audience", "internal/policy", "internal/decide", "internal/touchpoint", "internal/message"},
-	"outbox":     {"internal/core"},
+	"outbox":     {"internal/core", "internal/deliver", "internal/message", "golang.org/x/time/rate"},
+	"analytics":  {"gonum.org/v1/gonum"}, // the statistics of journey analytics: pure
 	"proptest":   {},
 	"webhook":    {"internal/machine"},
 	"simulate":   {"internal/core", "internal/journey", "internal/machine", "internal/computed", "internal/audience", "internal/policy", "internal/decide"},
