@@ -172,16 +172,16 @@ func putJourney(t *testing.T, s *server, id, src string) {
 	}
 }
 
-// listOutbox returns every outbox entry.
+// listOutbox returns every outbox message.
 func listOutbox(t *testing.T, s *server) []map[string]any {
 	t.Helper()
 	var all []map[string]any
 	after := 0.0
 	for {
 		var page struct {
-			Entries []map[string]any `json:"entries"`
+			Entries []map[string]any `json:"messages"`
 		}
-		s.admin(t, fmt.Sprintf("/v1/outbox?after=%d&limit=1000", int64(after)), &page)
+		s.admin(t, fmt.Sprintf("/v1/messages?after=%d&limit=1000", int64(after)), &page)
 		if len(page.Entries) == 0 {
 			return all
 		}

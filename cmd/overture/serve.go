@@ -42,6 +42,11 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	dedupe := fs.Duration("dedupe-window", envDuration("OVERTURE_DEDUPE_WINDOW", 7*24*time.Hour), "messageId dedupe window (env OVERTURE_DEDUPE_WINDOW)")
 	gcPercent := fs.Int("gc-percent", envInt("OVERTURE_GC_PERCENT", 400), "Go GC target percentage (env OVERTURE_GC_PERCENT); higher trades memory for CPU. A soft memory limit of a quarter of the machine's memory (or cgroup limit), at least 2 GiB, applies unless GOMEMLIMIT is set")
 	logLevel := fs.String("log-level", envOr("OVERTURE_LOG_LEVEL", "info"), "debug, info, warn or error (env OVERTURE_LOG_LEVEL)")
+	var df deliveryFlags
+	fs.StringVar(&df.connectors, "connectors", envOr("OVERTURE_CONNECTORS", ""), "delivery connectors file (YAML; env OVERTURE_CONNECTORS); if empty, every message is written to the log instead of sent")
+	fs.StringVar(&df.publicURL, "public-url", envOr("OVERTURE_PUBLIC_URL", ""), "the server's base URL as customers and providers reach it (env OVERTURE_PUBLIC_URL); turns on open and click tracking and delivery receipts, signed with OVERTURE_TRACKING_SECRET or <data>/tracking-secret")
+	fs.StringVar(&df.node, "node", envOr("OVERTURE_NODE", hostname()), "this node's name, under which it claims messages to deliver (env OVERTURE_NODE)")
+	fs.DurationVar(&df.backoff, "retry-backoff", envDuration("OVERTURE_RETRY_BACKOFF", time.Second), "delay before a failed message's first retry, doubling per attempt up to 1h, half of it random (env OVERTURE_RETRY_BACKOFF)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: overture serve [flags]\n\nRuns the ingestion API, the admin API and /metrics.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -84,12 +89,11 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	defer store.Close()
 
 	clock := core.RealClock{}
-	disp := &outbox.Dispatcher{Store: store, Sender: outbox.LogSender{Log: log}, Clock: clock, Log: log}
-	disp.Init()
+	var disp *outbox.Dispatcher // made below, before anything runs
 	var com *ingest.Committer
 	eng := engine.New(store, engine.Options{
 		Partitions: *partitions, DedupeWindow: *dedupe, Clock: clock, Logger: log,
-		Zone: simulate.LoadZone, Webhooks: &webhook.Caller{}, OnOutbox: disp.Notify,
+		Zone: simulate.LoadZone, Webhooks: &webhook.Caller{}, OnOutbox: func() { disp.Notify() },
 		Emit: func(ctx context.Context, evs []*core.Event) error { return com.Submit(ctx, evs) },
 	})
 	com = ingest.NewCommitter(store, eng.Offer)
@@ -106,6 +110,17 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("decisioning: %w", err)
 	}
+	signer, err := openTracking(df.publicURL, sf.data)
+	if err != nil {
+		return err
+	}
+	var trk outbox.Tracker
+	if signer != nil {
+		trk = tracker{signer}
+	}
+	if disp, err = openDispatcher(df, store, clock, log, eng, decisioning, trk); err != nil {
+		return err
+	}
 	srv := &api.Server{
 		Store: store, Committer: com, Engine: eng, Clock: clock, Logger: log, AdminToken: token,
 		Decoder:  &ingest.Decoder{Now: clock.Now, NewID: newMessageID},
@@ -115,7 +130,12 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 		Derived:  derived,
 
 		Decisioning: decisioning,
+		Outbox:      disp,
+		Tracking:    signer,
+		// Inbound SMS (STOP) is checked with the Twilio account's token.
+		TwilioAuthToken: os.Getenv("OVERTURE_TWILIO_AUTH_TOKEN"),
 	}
+	srv.Metrics.WatchDelivery(disp.Stats)
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

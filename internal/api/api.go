@@ -17,6 +17,7 @@ import (
 	"github.com/overture-cjo/overture/internal/core"
 	"github.com/overture-cjo/overture/internal/engine"
 	"github.com/overture-cjo/overture/internal/ingest"
+	"github.com/overture-cjo/overture/internal/track"
 )
 
 // Server holds what the handlers need.
@@ -35,6 +36,15 @@ type Server struct {
 	// Decisioning holds the contact policy, offers and interaction
 	// policies; nil: their routes answer 503.
 	Decisioning *catalog.Decisioning
+	// Outbox is woken when a dead letter is re-driven; nil: nothing to wake.
+	Outbox interface{ Notify() }
+	// Tracking signs and checks the open, click and receipt URLs; nil:
+	// the click and receipt routes answer 503 (the open pixel still
+	// answers its image).
+	Tracking *track.Signer
+	// TwilioAuthToken checks inbound Twilio webhooks; "": POST
+	// /v1/inbound/twilio answers 503.
+	TwilioAuthToken string
 
 	slots chan struct{} // touchpoint events on their way to the log (made by Handler)
 }
@@ -54,6 +64,10 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /v1/batch", s.ingestHandler("/v1/batch", s.batch))
 	mux.Handle("POST /v1/import", s.ingestHandler("/v1/import", s.batch))
 	mux.Handle("POST /v1/cloudevents", s.ingestHandler("/v1/cloudevents", s.cloudEvents))
+	mux.HandleFunc("GET /t/o/{token}", s.openPixel)
+	mux.Handle("GET /t/c/{token}", s.public(s.click))
+	mux.Handle("POST /v1/receipts/{token}", s.public(s.receipt))
+	mux.Handle("POST /v1/inbound/twilio", s.public(s.inboundTwilio))
 
 	mux.Handle("GET /v1/profiles", s.admin(s.findProfile))
 	mux.Handle("GET /v1/profiles/{id}", s.admin(s.getProfile))
@@ -89,7 +103,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("PUT /v1/policy", s.admin(s.putPolicy))
 	mux.Handle("GET /v1/policy", s.admin(s.getPolicy))
 	mux.Handle("DELETE /v1/policy", s.admin(s.deletePolicy))
-	mux.Handle("GET /v1/outbox", s.admin(s.listOutbox))
+	mux.Handle("GET /v1/messages", s.admin(s.listMessages))
+	mux.Handle("POST /v1/messages/{id}/retry", s.admin(s.retryMessage))
 	mux.Handle("PUT /v1/traits/{name}", s.admin(putDefinition(s.derived, "/v1/traits", "name", (*catalog.Derived).ApplyTrait)))
 	mux.Handle("GET /v1/traits", s.admin(s.listTraits))
 	mux.Handle("GET /v1/traits/{name}", s.admin(s.getTrait))

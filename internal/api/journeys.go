@@ -173,51 +173,6 @@ func (s *Server) profileJourneys(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// listOutbox answers GET /v1/outbox[?profile=ID][&after=N][&limit=N]: the
-// messages send steps queued, sent or not, oldest first. next is the cursor
-// for the following page (after itself when the page is empty).
-func (s *Server) listOutbox(w http.ResponseWriter, r *http.Request) error {
-	limit, err := limitParam(r, 100, 1000)
-	if err != nil {
-		return err
-	}
-	q := r.URL.Query()
-	var after int64
-	if v := q.Get("after"); v != "" {
-		after, err = strconv.ParseInt(v, 10, 64)
-		if err != nil || after < 0 {
-			return core.Errorf(core.EINVALID, "after", "after must be an outbox entry id (a non-negative integer)")
-		}
-	}
-	profileID := ""
-	if v := q.Get("profile"); v != "" {
-		p, err := s.Store.GetProfile(r.Context(), v)
-		if err != nil {
-			if core.ErrorCode(err) == core.ENOTFOUND {
-				return core.Errorf(core.ENOTFOUND, "profile", "no profile %q", v)
-			}
-			return err
-		}
-		profileID = p.ID
-	}
-	entries, err := s.Store.ListOutbox(r.Context(), profileID, after, limit)
-	if err != nil {
-		return err
-	}
-	resp := struct {
-		Entries []*core.OutboxEntry `json:"entries"`
-		Next    int64               `json:"next"`
-	}{Entries: entries, Next: after}
-	if resp.Entries == nil {
-		resp.Entries = []*core.OutboxEntry{}
-	}
-	if n := len(entries); n > 0 {
-		resp.Next = entries[n-1].ID
-	}
-	writeJSON(w, http.StatusOK, resp)
-	return nil
-}
-
 // limitParam reads ?limit= (default def, from 1 to most).
 func limitParam(r *http.Request, def, most int) (int, error) {
 	v := r.URL.Query().Get("limit")

@@ -218,8 +218,8 @@ func TestProfileJourneysAndOutbox(t *testing.T) {
 	}
 
 	// The outbox holds one welcome per sign-up.
-	st, o := ts.admin(t, "GET", "/v1/outbox")
-	entries := o["entries"].([]any)
+	st, o := ts.admin(t, "GET", "/v1/messages")
+	entries := o["messages"].([]any)
 	if st != 200 || len(entries) != 2 {
 		t.Fatalf("outbox: %d %v", st, o)
 	}
@@ -228,21 +228,41 @@ func TestProfileJourneysAndOutbox(t *testing.T) {
 		t.Fatalf("outbox: %v", o)
 	}
 	// Paging: after the first entry comes only the second; after the last, nothing.
-	_, page := ts.admin(t, "GET", fmt.Sprintf("/v1/outbox?limit=1&after=%.0f", first["id"].(float64)))
-	if e := page["entries"].([]any); len(e) != 1 || e[0].(map[string]any)["id"] != o["next"] {
+	_, page := ts.admin(t, "GET", fmt.Sprintf("/v1/messages?limit=1&after=%.0f", first["id"].(float64)))
+	if e := page["messages"].([]any); len(e) != 1 || e[0].(map[string]any)["id"] != o["next"] {
 		t.Fatalf("second page: %v", page)
 	}
-	_, page = ts.admin(t, "GET", fmt.Sprintf("/v1/outbox?after=%.0f", o["next"].(float64)))
-	if e := page["entries"].([]any); len(e) != 0 || page["next"] != o["next"] {
+	_, page = ts.admin(t, "GET", fmt.Sprintf("/v1/messages?after=%.0f", o["next"].(float64)))
+	if e := page["messages"].([]any); len(e) != 0 || page["next"] != o["next"] {
 		t.Fatalf("empty page: %v", page)
 	}
 	// By profile: a merged-away id means the survivor.
-	_, mine := ts.admin(t, "GET", "/v1/outbox?profile="+anonID)
-	if e := mine["entries"].([]any); len(e) != 1 || e[0].(map[string]any)["profileId"] != survivor {
+	_, mine := ts.admin(t, "GET", "/v1/messages?profile="+anonID)
+	if e := mine["messages"].([]any); len(e) != 1 || e[0].(map[string]any)["profileId"] != survivor {
 		t.Fatalf("outbox of %s: %v", anonID, mine)
 	}
-	for _, q := range []struct{ query, field string }{{"profile=nobody", "profile"}, {"after=-1", "after"}, {"limit=0", "limit"}} {
-		st, m := ts.admin(t, "GET", "/v1/outbox?"+q.query)
+	// No dispatcher runs here: both are queued, with no attempts yet.
+	if st, q := ts.admin(t, "GET", "/v1/messages?status=queued"); st != 200 || len(q["messages"].([]any)) != 2 {
+		t.Fatalf("queued messages: %d %v", st, q)
+	} else if m := q["messages"].([]any)[0].(map[string]any); m["status"] != "queued" || m["attemptCount"] != 0.0 || len(m["attempts"].([]any)) != 0 {
+		t.Fatalf("a queued message: %v", m)
+	}
+	if _, d := ts.admin(t, "GET", "/v1/messages?status=dead"); len(d["messages"].([]any)) != 0 {
+		t.Fatalf("dead letters: %v", d)
+	}
+	// Only a dead letter can be re-driven.
+	for _, c := range []struct {
+		path   string
+		status int
+		field  string
+	}{{fmt.Sprintf("/v1/messages/%.0f/retry", first["id"].(float64)), 409, "id"}, {"/v1/messages/999999/retry", 404, "id"}, {"/v1/messages/x/retry", 400, "id"}} {
+		st, m := ts.admin(t, "POST", c.path)
+		if _, field := errorOf(m); st != c.status || field != c.field {
+			t.Errorf("POST %s: %d %v, want %d naming %s", c.path, st, m, c.status, c.field)
+		}
+	}
+	for _, q := range []struct{ query, field string }{{"profile=nobody", "profile"}, {"after=-1", "after"}, {"limit=0", "limit"}, {"status=lost", "status"}} {
+		st, m := ts.admin(t, "GET", "/v1/messages?"+q.query)
 		if _, field := errorOf(m); st/100 != 4 || field != q.field {
 			t.Errorf("outbox?%s: %d %v, want field %s", q.query, st, m, q.field)
 		}
@@ -256,7 +276,7 @@ func TestJourneyRoutesNeedAdmin(t *testing.T) {
 	for _, r := range []struct{ method, path string }{
 		{"GET", "/v1/journeys"}, {"GET", "/v1/journeys/welcome"}, {"PUT", "/v1/journeys/welcome"},
 		{"POST", "/v1/journeys/welcome/pause"}, {"POST", "/v1/journeys/welcome/resume"}, {"POST", "/v1/journeys/welcome/archive"},
-		{"GET", "/v1/profiles/p/journeys"}, {"GET", "/v1/outbox"},
+		{"GET", "/v1/profiles/p/journeys"}, {"GET", "/v1/messages"}, {"POST", "/v1/messages/1/retry"},
 	} {
 		req, _ := http.NewRequest(r.method, ts.URL+r.path, strings.NewReader(welcomeV1))
 		req.SetBasicAuth(testKey, "") // a write key is not enough

@@ -30,7 +30,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		"/debug/pprof/": {"get"}, "/debug/pprof/profile": {"get"}, "/debug/pprof/trace": {"get"},
 		"/v1/journeys": {"get"}, "/v1/journeys/{id}": {"get", "put"}, "/v1/journeys/{id}/pause": {"post"},
 		"/v1/journeys/{id}/resume": {"post"}, "/v1/journeys/{id}/archive": {"post"},
-		"/v1/profiles/{id}/journeys": {"get"}, "/v1/outbox": {"get"},
+		"/v1/profiles/{id}/journeys": {"get"}, "/v1/messages": {"get"}, "/v1/messages/{id}/retry": {"post"},
 		"/v1/traits": {"get"}, "/v1/traits/{name}": {"get", "put", "delete"},
 		"/v1/audiences": {"get"}, "/v1/audiences/{id}": {"get", "put", "delete"},
 		"/v1/audiences/{id}/refresh": {"post"}, "/v1/audiences/{id}/members": {"get"}, "/v1/audiences/{id}/activate": {"post"},
@@ -38,6 +38,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		"/v1/decide": {"post"}, "/v1/policy": {"get", "put", "delete"}, "/v1/offers": {"get"}, "/v1/offers/{id}": {"get", "put", "delete"},
 		"/v1/interactions": {"get"}, "/v1/interactions/{id}": {"put", "delete"},
 		"/v1/templates": {"get"}, "/v1/templates/{id}": {"put", "delete"}, "/v1/templates/{id}/preview": {"post"},
+		"/t/o/{token}.gif": {"get"}, "/t/c/{token}": {"get"}, "/v1/receipts/{token}": {"post"}, "/v1/inbound/twilio": {"post"},
 	} {
 		routes[p] = ms
 	}

@@ -26,8 +26,9 @@ type Instance struct {
 	GoalAt    time.Time      `json:"goalAt,omitzero"`  // when the goal was reached
 	EndedAt   time.Time      `json:"endedAt,omitzero"` // when it ended
 	EndReason string         `json:"endReason,omitempty"`
-	Vars      map[string]any `json:"vars,omitempty"` // the `journey` variables, JSON values
-	Steps     int            `json:"steps"`          // steps run so far; numbers each visit for idempotency keys
+	Vars      map[string]any `json:"vars,omitempty"`    // the `journey` variables, JSON values
+	Steps     int            `json:"steps"`             // steps run so far; numbers each visit for idempotency keys
+	Trigger   int64          `json:"trigger,omitempty"` // Seq of the event that started it (a message's `event`)
 	// Held is set while the instance waits at a send step that the
 	// contact policy delayed: since when, and the rule.
 	Held    *Held        `json:"held,omitempty"`
@@ -75,25 +76,6 @@ const (
 	RecordExit       = "exit"        // the instance ended (Detail says why)
 	RecordError      = "error"       // a condition or value failed to evaluate
 )
-
-// OutboxEntry is a message a send step queued, committed with the step.
-// Key is unique: a step's message is queued at most once per instance and
-// visit.
-type OutboxEntry struct {
-	ID         int64      `json:"id"`
-	Key        string     `json:"key"` // <instance>:<step number>
-	InstanceID string     `json:"instanceId"`
-	ProfileID  string     `json:"profileId"`
-	JourneyID  string     `json:"journeyId"`
-	Version    int        `json:"version"`
-	Step       string     `json:"step"`
-	Channel    string     `json:"channel"`
-	Template   string     `json:"template"`
-	Offer      string     `json:"offer,omitempty"`
-	Vars       string     `json:"vars,omitempty"` // the instance variables as JSON, for the template
-	CreatedAt  time.Time  `json:"createdAt"`
-	SentAt     *time.Time `json:"sentAt,omitempty"`
-}
 
 // Journey states.
 const (

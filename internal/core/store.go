@@ -94,14 +94,29 @@ type Store interface {
 	DueTimers(ctx context.Context, after, through time.Time, limit int) ([]TimerRef, error)
 	// WaitingCounts counts active instances by journey, version and step.
 	WaitingCounts(ctx context.Context) ([]StepCount, error)
-	// PendingOutbox returns unsent outbox entries with ID > afterID, oldest
-	// first.
-	PendingOutbox(ctx context.Context, afterID int64, limit int) ([]*OutboxEntry, error)
-	// MarkSent records that outbox entries were sent.
-	MarkSent(ctx context.Context, ids []int64, at time.Time) error
-	// ListOutbox lists outbox entries, sent or not, with ID > afterID,
-	// oldest first; profileID "" means all profiles.
-	ListOutbox(ctx context.Context, profileID string, afterID int64, limit int) ([]*OutboxEntry, error)
+	// ClaimOutbox claims up to c.Limit messages due by c.Now on c.Channels
+	// for c.Owner until c.Until, oldest due first, and returns them with
+	// status OutboxSending. Due means queued, or retrying with NextAt at or
+	// before Now, or sending under a claim that expired.
+	ClaimOutbox(ctx context.Context, c OutboxClaim) ([]*OutboxEntry, error)
+	// FinishOutbox records what became of claimed messages: each result's
+	// attempt (if any) is logged, and the message takes the result's state.
+	FinishOutbox(ctx context.Context, results []OutboxResult) error
+	// ReleaseOutbox returns owner's claimed messages to the queue, as a
+	// restarted dispatcher does for what it held when it stopped.
+	ReleaseOutbox(ctx context.Context, owner string, now time.Time) (int, error)
+	// RetryOutbox queues a dead message again, due now, with its attempt
+	// count reset; a message that is not dead is an ECONFLICT error, an
+	// unknown id ENOTFOUND.
+	RetryOutbox(ctx context.Context, id int64, now time.Time) (*OutboxEntry, error)
+	// ListOutbox lists messages matching f, oldest first.
+	ListOutbox(ctx context.Context, f OutboxFilter) ([]*OutboxEntry, error)
+	// OutboxAttempts returns the attempts of each message among ids, in
+	// order (messages with none are missing from the map).
+	OutboxAttempts(ctx context.Context, ids []int64) (map[int64][]OutboxAttempt, error)
+	// EventsBySeq returns the stored events among seqs (erased or unknown
+	// ones are missing from the map).
+	EventsBySeq(ctx context.Context, seqs []int64) (map[int64]*Event, error)
 	// ListDecisions returns a profile's arbitration decisions with ID <
 	// beforeID (0: from the newest), newest first.
 	ListDecisions(ctx context.Context, profileID string, beforeID int64, limit int) ([]*Decision, error)

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"reflect"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -28,6 +30,10 @@ import (
 //	    type: twilio
 //	    account_sid: AC0123
 //	    auth_token_env: TWILIO_AUTH_TOKEN
+//	    concurrency: 8      # dispatch settings, common to every type
+//	    rate: 50            # messages per second
+//	    max_attempts: 10
+//	    breaker: {failures: 5, cooldown: 30s}
 //
 // Each type's settings are documented with its package's Open. Secrets are
 // never written in the file: a setting ending in _env names the
@@ -37,13 +43,64 @@ type Config struct {
 }
 
 // ConnectorConfig is one connector's entry: its name, its type, the
-// channels it carries (empty: every channel its type can carry) and the
-// settings of its type, which Decode reads.
+// channels it carries (empty: every channel its type can carry), how the
+// dispatcher drives it, and the settings of its type, which Decode reads.
 type ConnectorConfig struct {
-	Name     string         `yaml:"name"`
-	Type     string         `yaml:"type"`
-	Channels []string       `yaml:"channels"`
+	Name     string   `yaml:"name"`
+	Type     string   `yaml:"type"`
+	Channels []string `yaml:"channels"`
+
+	// Concurrency is how many attempts may be in flight at once (default
+	// DefaultConcurrency).
+	Concurrency int `yaml:"concurrency"`
+	// Rate limits attempts per second with a token bucket of Burst tokens
+	// (default: Rate rounded up); 0 means no limit.
+	Rate  float64 `yaml:"rate"`
+	Burst int     `yaml:"burst"`
+	// MaxAttempts is how many attempts a message gets before it becomes a
+	// dead letter (default DefaultMaxAttempts).
+	MaxAttempts int `yaml:"max_attempts"`
+	// Breaker is the circuit breaker in front of the provider.
+	Breaker BreakerConfig `yaml:"breaker"`
+
 	Settings map[string]any `yaml:",inline"`
+}
+
+// BreakerConfig opens the circuit after Failures retryable failures in a
+// row (default DefaultBreakerFailures): no attempt is made for Cooldown
+// (default DefaultBreakerCooldown), then one probe decides whether it
+// closes again.
+type BreakerConfig struct {
+	Failures int           `yaml:"failures"`
+	Cooldown time.Duration `yaml:"cooldown"`
+}
+
+// Defaults of the dispatch settings.
+const (
+	DefaultConcurrency     = 16
+	DefaultMaxAttempts     = 8
+	DefaultBreakerFailures = 5
+	DefaultBreakerCooldown = 30 * time.Second
+)
+
+// WithDefaults returns c with the dispatch settings' defaults filled in.
+func (c ConnectorConfig) WithDefaults() ConnectorConfig {
+	if c.Concurrency == 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if c.Rate > 0 && c.Burst == 0 {
+		c.Burst = int(math.Ceil(c.Rate))
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.Breaker.Failures == 0 {
+		c.Breaker.Failures = DefaultBreakerFailures
+	}
+	if c.Breaker.Cooldown == 0 {
+		c.Breaker.Cooldown = DefaultBreakerCooldown
+	}
+	return c
 }
 
 // Env looks up an environment variable, as os.LookupEnv does; a nil Env
@@ -93,6 +150,21 @@ func (c *Config) Validate() error {
 		seen[cc.Name] = true
 		if cc.Type == "" {
 			return cc.Errorf("type is required")
+		}
+		for _, f := range []struct {
+			name string
+			bad  bool
+		}{
+			{"concurrency", cc.Concurrency < 0 || cc.Concurrency > 10000},
+			{"rate", cc.Rate < 0 || math.IsNaN(cc.Rate) || math.IsInf(cc.Rate, 0)},
+			{"burst", cc.Burst < 0},
+			{"max_attempts", cc.MaxAttempts < 0 || cc.MaxAttempts > 1000},
+			{"breaker.failures", cc.Breaker.Failures < 0},
+			{"breaker.cooldown", cc.Breaker.Cooldown < 0},
+		} {
+			if f.bad {
+				return cc.Errorf("%s: out of range (concurrency 1-10000, max_attempts 1-1000; rate, burst and breaker settings not negative)", f.name)
+			}
 		}
 		for j, ch := range cc.Channels {
 			if !KnownChannel(ch) {

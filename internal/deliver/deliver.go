@@ -55,6 +55,11 @@ type Message struct {
 	// Meta describes the message (profile, journey, step...): webhook
 	// headers and provider metadata. Never secrets.
 	Meta map[string]string
+
+	// Receipt is where the provider or receiver reports what became of
+	// the message (delivered, failed, read...), if anywhere: Twilio's
+	// per-message StatusCallback, a webhook's X-Overture-Receipt-URL.
+	Receipt string
 }
 
 // Result is what the provider said when it accepted a message.

@@ -209,7 +209,7 @@ steps:
 	clock.Advance(31 * time.Minute)
 	h.waitIdle()
 
-	out, err := h.st.ListOutbox(h.ctx, "", 0, 10)
+	out, err := h.st.ListOutbox(h.ctx, core.OutboxFilter{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ steps:
 	// The same events again (a client retry) change nothing.
 	h.append([]core.Event{ev(1, "buyer", "Cart Updated"), ev(2, "browser", "Cart Updated")}, true)
 	h.waitIdle()
-	if out2, _ := h.st.ListOutbox(h.ctx, "", 0, 10); len(out2) != 1 {
+	if out2, _ := h.st.ListOutbox(h.ctx, core.OutboxFilter{Limit: 10}); len(out2) != 1 {
 		t.Errorf("after a retry the outbox has %d entries, want 1", len(out2))
 	}
 }
@@ -266,7 +266,7 @@ steps:
 	h.append([]core.Event{{SourceID: "s", MessageID: "1", Type: core.TypeTrack, Event: "Ticket Opened", UserID: "ann",
 		Timestamp: clock.Now(), ReceivedAt: clock.Now(), Properties: json.RawMessage(`{}`)}}, true)
 	h.waitIdle()
-	out, err := h.st.ListOutbox(h.ctx, "", 0, 10)
+	out, err := h.st.ListOutbox(h.ctx, core.OutboxFilter{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +320,7 @@ steps:
 	clock.Advance(time.Hour)
 	h.waitIdle()
 
-	out, err := h.st.ListOutbox(h.ctx, "", 0, 10)
+	out, err := h.st.ListOutbox(h.ctx, core.OutboxFilter{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,7 @@ var allowed = map[string][]string{
 	"catalog":    {"internal/core", "internal/journey", "internal/machine", "internal/computed", "internal/audience", "internal/policy", "internal/decide", "internal/touchpoint", "internal/message"},
 	"outbox":     {"internal/core", "internal/deliver", "internal/message", "golang.org/x/time/rate"},
 	"analytics":  {"gonum.org/v1/gonum"}, // the statistics of journey analytics: pure
+	"track":      {"internal/core", "golang.org/x/net/html"},
 	"proptest":   {},
 	"webhook":    {"internal/machine"},
 	"simulate":   {"internal/core", "internal/journey", "internal/machine", "internal/computed", "internal/audience", "internal/policy", "internal/decide"},

@@ -413,6 +413,9 @@ func (m *Machine) start(c *Customer, j *Journey, sc *scope, out *Output, why str
 		EnteredAt: now,
 		UpdatedAt: now,
 	}
+	if sc.ev != nil {
+		in.Trigger = sc.ev.Seq
+	}
 	c.Instances = append(c.Instances, in)
 	sc.vars = nil
 	r := &run{m: m, c: c, in: in, j: j, sc: sc, out: out}

@@ -105,7 +105,8 @@ func (r *run) send(st *journey.Step) (next string, wait bool) {
 		r.out.Outbox = append(r.out.Outbox, &core.OutboxEntry{
 			Key: in.ID + ":" + strconv.Itoa(in.Steps), InstanceID: in.ID, ProfileID: in.ProfileID,
 			JourneyID: in.JourneyID, Version: in.Version, Step: st.Name,
-			Channel: channel, Template: st.Template, Offer: ch.offer, Vars: vars, CreatedAt: sc.now,
+			Channel: channel, Template: st.Template, Offer: ch.offer, Vars: vars, EventSeq: in.Trigger,
+			CreatedAt: sc.now, Status: core.OutboxQueued,
 		})
 		r.c.Profile.AddContact(core.Contact{At: sc.now, Channel: channel, Category: d.Category, Journey: d.ID,
 			Priority: d.Priority, Offer: ch.offer}, sc.now.Add(-r.m.deciders.Policy.Horizon()))

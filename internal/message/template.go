@@ -427,3 +427,35 @@ func (p *parser) blockIndent(n *yaml.Node) int {
 	}
 	return 0
 }
+
+// Uses reports whether a field could read the variable name (one of
+// profile, event, journey, offer). It errs towards true: a field that
+// mentions the word at all counts.
+func (t *Template) Uses(name string) bool {
+	for _, c := range t.channels {
+		for _, f := range c.fields {
+			for s := f.source; ; {
+				i := strings.Index(s, name)
+				if i < 0 {
+					break
+				}
+				before, after := byte(' '), byte(' ')
+				if i > 0 {
+					before = s[i-1]
+				}
+				if j := i + len(name); j < len(s) {
+					after = s[j]
+				}
+				if !isIdent(before) && !isIdent(after) {
+					return true
+				}
+				s = s[i+len(name):]
+			}
+		}
+	}
+	return false
+}
+
+func isIdent(b byte) bool {
+	return b == '_' || b == '-' || '0' <= b && b <= '9' || 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z'
+}

@@ -130,6 +130,15 @@ func (s *Store) ListEvents(ctx context.Context, profileID string, beforeSeq int6
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
+	out, err := scanEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	return out, nil
+}
+
+// scanEvents reads (seq, body, profile_id) rows and closes them.
+func scanEvents(rows pgx.Rows) ([]*core.Event, error) {
 	defer rows.Close()
 	var out []*core.Event
 	var seq int64
@@ -146,10 +155,7 @@ func (s *Store) ListEvents(ctx context.Context, profileID string, beforeSeq int6
 		e.Seq, e.ProfileID = seq, pid
 		out = append(out, e)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list events: %w", err)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // ProfileEvents implements core.Store, in one query.

@@ -118,10 +118,10 @@ const upsertInstancesSQL = `INSERT INTO journey_instances (id, profile_id, journ
 
 // insertOutboxSQL adds outbox entries whose key is new, in one statement,
 // in the order given (so ids follow it).
-const insertOutboxSQL = `INSERT INTO outbox (key, instance_id, profile_id, journey_id, version, step, channel, template, offer, vars, created_at)
-	SELECT k, i, p, j, v, s, c, t, o, va, ca
-	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::text[], $7::bytea[], $8::bytea[], $9::bytea[], $10::bytea[], $11::bigint[])
-		WITH ORDINALITY AS u(k, i, p, j, v, s, c, t, o, va, ca, n)
+const insertOutboxSQL = `INSERT INTO outbox (key, instance_id, profile_id, journey_id, version, step, channel, template, offer, vars, event_seq, created_at)
+	SELECT k, i, p, j, v, s, c, t, o, va, es, ca
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::text[], $7::bytea[], $8::bytea[], $9::bytea[], $10::bytea[], $11::bigint[], $12::bigint[])
+		WITH ORDINALITY AS u(k, i, p, j, v, s, c, t, o, va, es, ca, n)
 	ORDER BY n
 	ON CONFLICT (key) DO NOTHING`
 
@@ -199,15 +199,16 @@ func outboxRows(entries []*core.OutboxEntry) []any {
 		templates = make([][]byte, n)
 		offers    = make([][]byte, n)
 		vars      = make([][]byte, n)
+		events    = make([]int64, n)
 		created   = make([]int64, n)
 	)
 	for i, e := range entries {
 		keys[i], instances[i], profiles[i], journeys[i] = e.Key, e.InstanceID, e.ProfileID, e.JourneyID
 		versions[i], steps[i] = int32(e.Version), e.Step
 		channels[i], templates[i], offers[i], vars[i] = []byte(e.Channel), []byte(e.Template), []byte(e.Offer), []byte(e.Vars)
-		created[i] = nanos(e.CreatedAt)
+		events[i], created[i] = e.EventSeq, nanos(e.CreatedAt)
 	}
-	return []any{keys, instances, profiles, journeys, versions, steps, channels, templates, offers, vars, created}
+	return []any{keys, instances, profiles, journeys, versions, steps, channels, templates, offers, vars, events, created}
 }
 
 // decodeInstance decodes an instance's state (see wire.DecodeInstance).
@@ -328,77 +329,3 @@ func (s *Store) WaitingCounts(ctx context.Context) ([]core.StepCount, error) {
 	return out, nil
 }
 
-const outboxColumns = `id, key, instance_id, profile_id, journey_id, version, step, channel, template, offer, vars, created_at, sent_at`
-
-// PendingOutbox implements core.Store.
-//
-// Partition workers commit concurrently, so an entry may commit after one
-// with a higher id was read: a relay that only moves its afterID forward
-// can miss it. Reading from 0 again now and then finds such entries (the
-// pending index holds unsent entries only).
-func (s *Store) PendingOutbox(ctx context.Context, afterID int64, limit int) ([]*core.OutboxEntry, error) {
-	out, err := s.queryOutbox(ctx, `SELECT `+outboxColumns+` FROM outbox
-		WHERE sent_at IS NULL AND id > $1 ORDER BY id LIMIT $2`, afterID, limitOf(limit))
-	if err != nil {
-		return nil, fmt.Errorf("pending outbox: %w", err)
-	}
-	return out, nil
-}
-
-// ListOutbox implements core.Store.
-func (s *Store) ListOutbox(ctx context.Context, profileID string, afterID int64, limit int) ([]*core.OutboxEntry, error) {
-	var out []*core.OutboxEntry
-	var err error
-	switch {
-	case profileID == "":
-		out, err = s.queryOutbox(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limitOf(limit))
-	case isStorable(profileID):
-		out, err = s.queryOutbox(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE profile_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
-			profileID, afterID, limitOf(limit))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list outbox: %w", err)
-	}
-	return out, nil
-}
-
-func (s *Store) queryOutbox(ctx context.Context, query string, args ...any) ([]*core.OutboxEntry, error) {
-	rows, err := s.pool.Query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*core.OutboxEntry
-	var channel, template, offer, vars []byte
-	for rows.Next() {
-		e := new(core.OutboxEntry)
-		var version int32
-		var created int64
-		var sent *int64
-		if err := rows.Scan(&e.ID, &e.Key, &e.InstanceID, &e.ProfileID, &e.JourneyID, &version, &e.Step,
-			&channel, &template, &offer, &vars, &created, &sent); err != nil {
-			return nil, err
-		}
-		e.Version = int(version)
-		e.Channel, e.Template, e.Offer, e.Vars = string(channel), string(template), string(offer), string(vars)
-		e.CreatedAt = fromNanos(created)
-		if sent != nil {
-			t := fromNanos(*sent)
-			e.SentAt = &t
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
-
-// MarkSent implements core.Store. An entry already marked keeps its first
-// time.
-func (s *Store) MarkSent(ctx context.Context, ids []int64, at time.Time) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	if _, err := s.pool.Exec(ctx, `UPDATE outbox SET sent_at = coalesce(sent_at, $1) WHERE id = ANY($2)`, nanos(at), ids); err != nil {
-		return fmt.Errorf("mark sent: %w", err)
-	}
-	return nil
-}

@@ -312,6 +312,7 @@ func (s *Store) EraseProfile(ctx context.Context, id string) (core.Erasure, erro
 	})
 	b.Queue(`DELETE FROM merges WHERE from_id = ANY($1) OR into_id = ANY($1)`, ids)
 	b.Queue(`DELETE FROM journey_instances WHERE profile_id = ANY($1)`, ids)
+	b.Queue(`DELETE FROM outbox_attempts WHERE outbox_id IN (SELECT id FROM outbox WHERE profile_id = ANY($1))`, ids)
 	b.Queue(`DELETE FROM outbox WHERE profile_id = ANY($1)`, ids)
 	b.Queue(`DELETE FROM decisions WHERE profile_id = ANY($1)`, ids)
 	b.Queue(`DELETE FROM audience_members WHERE profile_id = ANY($1)`, ids)

@@ -102,6 +102,15 @@ func (s *Store) ListEvents(ctx context.Context, profileID string, beforeSeq int6
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
+	out, err := scanEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	return out, nil
+}
+
+// scanEvents reads (seq, body, profile_id) rows and closes them.
+func scanEvents(rows *sql.Rows) ([]*core.Event, error) {
 	defer rows.Close()
 	var out []*core.Event
 	for rows.Next() {

@@ -170,21 +170,6 @@ func upsertInstances(ctx context.Context, tx *sql.Tx, ins []*core.Instance) erro
 	return nil
 }
 
-// insertOutbox adds outbox entries whose key is new, in order (so ids
-// follow it).
-func insertOutbox(ctx context.Context, tx *sql.Tx, entries []*core.OutboxEntry) error {
-	err := multiRow(ctx, tx, len(entries), 11,
-		`INSERT INTO outbox (key, instance_id, profile_id, journey_id, version, step, channel, template, offer, vars, created_at) VALUES `,
-		` ON CONFLICT (key) DO NOTHING`,
-		func(args []any, i int) ([]any, error) {
-			e := entries[i]
-			return append(args, e.Key, e.InstanceID, e.ProfileID, e.JourneyID, e.Version, e.Step, e.Channel, e.Template, e.Offer, e.Vars, nanos(e.CreatedAt)), nil
-		})
-	if err != nil {
-		return fmt.Errorf("queue outbox: %w", err)
-	}
-	return nil
-}
 
 // moveJourneyRows gives From's instances and outbox entries to Into, for a
 // completed merge.
@@ -313,82 +298,3 @@ func (s *Store) WaitingCounts(ctx context.Context) ([]core.StepCount, error) {
 	return out, nil
 }
 
-const outboxColumns = `id, key, instance_id, profile_id, journey_id, version, step, channel, template, offer, vars, created_at, sent_at`
-
-// PendingOutbox implements core.Store.
-func (s *Store) PendingOutbox(ctx context.Context, afterID int64, limit int) ([]*core.OutboxEntry, error) {
-	out, err := s.queryOutbox(ctx, `SELECT `+outboxColumns+` FROM outbox
-		WHERE sent_at IS NULL AND id > ? ORDER BY id LIMIT ?`, afterID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("pending outbox: %w", err)
-	}
-	return out, nil
-}
-
-// ListOutbox implements core.Store.
-func (s *Store) ListOutbox(ctx context.Context, profileID string, afterID int64, limit int) ([]*core.OutboxEntry, error) {
-	var out []*core.OutboxEntry
-	var err error
-	if profileID == "" {
-		out, err = s.queryOutbox(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
-	} else {
-		out, err = s.queryOutbox(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE profile_id = ? AND id > ? ORDER BY id LIMIT ?`, profileID, afterID, limit)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list outbox: %w", err)
-	}
-	return out, nil
-}
-
-func (s *Store) queryOutbox(ctx context.Context, query string, args ...any) ([]*core.OutboxEntry, error) {
-	rows, err := s.r.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*core.OutboxEntry
-	for rows.Next() {
-		e := new(core.OutboxEntry)
-		var created int64
-		var sent sql.NullInt64
-		if err := rows.Scan(&e.ID, &e.Key, &e.InstanceID, &e.ProfileID, &e.JourneyID, &e.Version, &e.Step,
-			&e.Channel, &e.Template, &e.Offer, &e.Vars, &created, &sent); err != nil {
-			return nil, err
-		}
-		e.CreatedAt = fromNanos(created)
-		if sent.Valid {
-			t := fromNanos(sent.Int64)
-			e.SentAt = &t
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
-
-// MarkSent implements core.Store. An entry already marked keeps its first
-// time. It commits like derived state (synchronous=NORMAL): a process crash
-// keeps the mark; a power cut may lose the last ones, and those messages
-// are handed to the sender again with the same idempotency key (Key), which
-// the connector passes to its provider. An fsync per batch of sends would
-// hold the single writer for milliseconds while partitions wait.
-func (s *Store) MarkSent(ctx context.Context, ids []int64, at time.Time) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		for len(ids) > 0 {
-			part := ids[:min(len(ids), 500)]
-			ids = ids[len(part):]
-			args := make([]any, 0, len(part)+1)
-			args = append(args, nanos(at))
-			for _, id := range part {
-				args = append(args, id)
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET sent_at = coalesce(sent_at, ?) WHERE id IN (`+inList(len(part))+`)`, args...); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("mark sent: %w", err)
-	}
-	return nil
-}

@@ -267,6 +267,9 @@ func eraseTx(ctx context.Context, tx *sql.Tx, id string) (core.Erasure, error) {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM journey_instances WHERE profile_id = ?`, pid); err != nil {
 			return er, fmt.Errorf("erase instances: %w", err)
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM outbox_attempts WHERE outbox_id IN (SELECT id FROM outbox WHERE profile_id = ?)`, pid); err != nil {
+			return er, fmt.Errorf("erase outbox attempts: %w", err)
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE profile_id = ?`, pid); err != nil {
 			return er, fmt.Errorf("erase outbox: %w", err)
 		}

@@ -216,71 +216,6 @@ func testWaitingCounts(t *testing.T, s core.Store) {
 	}
 }
 
-// testOutbox: an entry is queued once per key, whatever batch repeats it;
-// ids increase in the order given; PendingOutbox lists unsent entries,
-// MarkSent marks them (keeping the first time), ListOutbox pages all or
-// one profile's.
-func testOutbox(t *testing.T, s core.Store) {
-	ctx := t.Context()
-	since := at(-time.Hour)
-	e1 := outboxEntry("welcome:pa:1:2", "pa", at(0))
-	e1.Offer, e1.Vars = "SPRING10", `{"cart":{"total":12.5},"name":"Ada \u00e9"}`
-	e2 := outboxEntry("welcome:pb:1:2", "pb", at(time.Second))
-	e3 := outboxEntry("welcome:pa:1:5", "pa", at(2*time.Second))
-	dup := outboxEntry("welcome:pa:1:2", "pa", at(3*time.Second))
-	dup.Template = "replayed"
-	apply(t, s, since, nil, &core.PartitionCommit{Outbox: []*core.OutboxEntry{e1, e2, dup, e3}})
-	e4 := outboxEntry("promo:pa:1:1", "pa", at(4*time.Second))
-	apply(t, s, since, nil, &core.PartitionCommit{Outbox: []*core.OutboxEntry{dup, e4, e2}})
-
-	all := listOutbox(t, s, "", 0, 10)
-	if len(all) != 4 {
-		t.Fatalf("outbox holds %d entries, want 4: %s", len(all), jsonOf(all))
-	}
-	for i, e := range all {
-		if e.ID <= 0 || i > 0 && e.ID <= all[i-1].ID {
-			t.Errorf("outbox ids %d, %d: want positive and increasing", all[max(i-1, 0)].ID, e.ID)
-		}
-	}
-	want := withIDs(all, e1, e2, e3, e4)
-	checkJSON(t, "outbox", all, want)
-
-	pending, err := s.PendingOutbox(ctx, 0, 10)
-	if err != nil {
-		t.Fatalf("pending outbox: %v", err)
-	}
-	checkJSON(t, "pending", pending, want)
-	pending, err = s.PendingOutbox(ctx, want[1].ID, 1)
-	if err != nil {
-		t.Fatalf("pending outbox: %v", err)
-	}
-	checkJSON(t, "pending after the second, limit 1", pending, want[2:3])
-
-	if err := s.MarkSent(ctx, []int64{want[0].ID, want[2].ID}, at(time.Hour)); err != nil {
-		t.Fatalf("mark sent: %v", err)
-	}
-	if err := s.MarkSent(ctx, []int64{want[0].ID, 1 << 40}, at(2*time.Hour)); err != nil { // already sent; and an unknown id
-		t.Fatalf("mark sent again: %v", err)
-	}
-	if err := s.MarkSent(ctx, nil, at(2*time.Hour)); err != nil {
-		t.Fatalf("mark nothing sent: %v", err)
-	}
-	sent := at(time.Hour)
-	want[0].SentAt, want[2].SentAt = &sent, &sent
-	pending, err = s.PendingOutbox(ctx, 0, 10)
-	if err != nil {
-		t.Fatalf("pending outbox: %v", err)
-	}
-	checkJSON(t, "pending after marking", pending, []*core.OutboxEntry{want[1], want[3]})
-	checkJSON(t, "outbox after marking", listOutbox(t, s, "", 0, -1), want)
-	checkJSON(t, "outbox of pa", listOutbox(t, s, "pa", 0, 10), []*core.OutboxEntry{want[0], want[2], want[3]})
-	checkJSON(t, "outbox of pa after the first, limit 1", listOutbox(t, s, "pa", want[0].ID, 1), want[2:3])
-	checkJSON(t, "outbox after the second, limit 2", listOutbox(t, s, "", want[1].ID, 2), want[2:4])
-	if got := listOutbox(t, s, "nobody", 0, 10); len(got) != 0 {
-		t.Errorf("outbox of an unknown profile: %s", jsonOf(got))
-	}
-}
-
 // testJourneyMerge: a completed merge moves From's instances and outbox
 // entries to Into.
 func testJourneyMerge(t *testing.T, s core.Store) {
@@ -325,7 +260,7 @@ func testJourneyMerge(t *testing.T, s core.Store) {
 		{InstanceID: "welcome:pa:1", ProfileID: "pa", Due: at(24 * time.Hour)},
 		{InstanceID: "welcome:pc:1", ProfileID: "pc", Due: at(24 * time.Hour)},
 	})
-	out := listOutbox(t, s, "pa", 0, 10)
+	out := listOutbox(t, s, core.OutboxFilter{ProfileID: "pa", Limit: 10})
 	if keys := outboxKeys(out); !slices.Equal(keys, []string{"promo:pb:1:1", "welcome:pa:1:3"}) {
 		t.Errorf("outbox of the survivor: keys %v, want promo:pb:1:1, welcome:pa:1:3", keys)
 	}
@@ -334,7 +269,7 @@ func testJourneyMerge(t *testing.T, s core.Store) {
 			t.Errorf("outbox entry %s is under %q, want pa", e.Key, e.ProfileID)
 		}
 	}
-	if got := listOutbox(t, s, "pb", 0, 10); len(got) != 0 {
+	if got := listOutbox(t, s, core.OutboxFilter{ProfileID: "pb", Limit: 10}); len(got) != 0 {
 		t.Errorf("outbox of the merged profile: %s", jsonOf(got))
 	}
 	checkJSON(t, "untouched profile", loadInstances(t, s, "pc")["pc"], []*core.Instance{c})
@@ -369,7 +304,7 @@ func testJourneyErase(t *testing.T, s core.Store) {
 			t.Errorf("instances of erased %s: %s", id, jsonOf(got))
 		}
 	}
-	if keys := outboxKeys(listOutbox(t, s, "", 0, 10)); !slices.Equal(keys, []string{"welcome:pz:1:1"}) {
+	if keys := outboxKeys(listOutbox(t, s, core.OutboxFilter{Limit: 10})); !slices.Equal(keys, []string{"welcome:pz:1:1"}) {
 		t.Errorf("outbox after erasure: keys %v, want only pz's", keys)
 	}
 	timers, err := s.DueTimers(ctx, at(-24*time.Hour), at(24*time.Hour), 10)
@@ -402,7 +337,7 @@ func testJourneyRollback(t *testing.T, s core.Store) {
 	if got := instancesOf(t, s, "pa", 10); len(got) != 0 {
 		t.Errorf("instances after a failed batch: %s", jsonOf(got))
 	}
-	if got := listOutbox(t, s, "", 0, 10); len(got) != 0 {
+	if got := listOutbox(t, s, core.OutboxFilter{Limit: 10}); len(got) != 0 {
 		t.Errorf("outbox after a failed batch: %s", jsonOf(got))
 	}
 	// The outbox key was not taken.
@@ -410,7 +345,7 @@ func testJourneyRollback(t *testing.T, s core.Store) {
 		Instances: []*core.Instance{in}, Outbox: []*core.OutboxEntry{e},
 	})
 	checkJSON(t, "instances after retrying", instancesOf(t, s, "pa", 10), []*core.Instance{in})
-	if keys := outboxKeys(listOutbox(t, s, "", 0, 10)); !slices.Equal(keys, []string{e.Key}) {
+	if keys := outboxKeys(listOutbox(t, s, core.OutboxFilter{Limit: 10})); !slices.Equal(keys, []string{e.Key}) {
 		t.Errorf("outbox after retrying: keys %v, want %s", keys, e.Key)
 	}
 }
@@ -450,7 +385,7 @@ func outboxEntry(key, profileID string, created time.Time) *core.OutboxEntry {
 	journey, _, _ := strings.Cut(instance, ":")
 	return &core.OutboxEntry{
 		Key: key, InstanceID: instance, ProfileID: profileID, JourneyID: journey, Version: 1,
-		Step: "send_1", Channel: "email", Template: "welcome", CreatedAt: created,
+		Step: "send_1", Channel: "email", Template: "welcome", CreatedAt: created, Status: core.OutboxQueued,
 	}
 }
 
@@ -536,11 +471,3 @@ func instancesOf(t *testing.T, s core.Store, profileID string, limit int) []*cor
 	return ins
 }
 
-func listOutbox(t *testing.T, s core.Store, profileID string, after int64, limit int) []*core.OutboxEntry {
-	t.Helper()
-	es, err := s.ListOutbox(t.Context(), profileID, after, limit)
-	if err != nil {
-		t.Fatalf("list outbox of %q after %d: %v", profileID, after, err)
-	}
-	return es
-}

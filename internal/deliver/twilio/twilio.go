@@ -260,9 +260,7 @@ func (c *Connector) messageForm(m *deliver.Message) (url.Values, error) {
 			f.Set("MediaUrl", m.MediaURL)
 		}
 	}
-	if c.cfg.StatusCallback != "" {
-		f.Set("StatusCallback", c.cfg.StatusCallback)
-	}
+	c.setCallback(f, m)
 	return f, nil
 }
 
@@ -286,10 +284,19 @@ func (c *Connector) callForm(m *deliver.Message) (url.Values, error) {
 	default:
 		return nil, deliver.Permanent(c.cfg.Name, "a voice message needs a script or an IVR flow")
 	}
-	if c.cfg.StatusCallback != "" {
+	c.setCallback(f, m)
+	return f, nil
+}
+
+// setCallback sets StatusCallback: the message's receipt URL, else the
+// configured one.
+func (c *Connector) setCallback(f url.Values, m *deliver.Message) {
+	switch {
+	case m.Receipt != "":
+		f.Set("StatusCallback", m.Receipt)
+	case c.cfg.StatusCallback != "":
 		f.Set("StatusCallback", c.cfg.StatusCallback)
 	}
-	return f, nil
 }
 
 // twiml is the TwiML that speaks script: <Response><Say>script</Say></Response>.

@@ -217,14 +217,14 @@ func TestMMSAndWhatsApp(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := c.Send(ctx, &deliver.Message{Key: "w1", Channel: "whatsapp", To: "+15550111111", From: "+15550199999",
-		Body: "Hola"}); err != nil {
+		Body: "Hola", Receipt: "https://overture.example.com/v1/receipts/tok"}); err != nil {
 		t.Fatal(err)
 	}
 	all := f.all()
 	assertForm(t, all[0].Form, map[string]string{"To": "+15550111111", "MessagingServiceSid": "MG01", "Body": "Look",
 		"MediaUrl": "https://cdn.example.com/a.png", "StatusCallback": "https://overture.example.com/v1/receipts/twilio"})
 	assertForm(t, all[1].Form, map[string]string{"To": "whatsapp:+15550111111", "From": "whatsapp:+15550199999",
-		"Body": "Hola", "StatusCallback": "https://overture.example.com/v1/receipts/twilio"})
+		"Body": "Hola", "StatusCallback": "https://overture.example.com/v1/receipts/tok"}) // the message's own receipt URL wins
 }
 
 func TestVoice(t *testing.T) {

@@ -15,6 +15,9 @@
 //	Idempotency-Key:    the idempotency key again, for receivers that use that header
 //	X-Overture-Channel: the message's channel
 //	X-Overture-<Name>:  one per Meta entry (profile, journey, step...)
+//	X-Overture-Receipt-URL: where to POST what became of the message, if
+//	                    tracking is on: {"status": "delivered"|"failed"|
+//	                    "opened"|"clicked"|"read", "reason", "url"}
 //
 // The body is the message's JSON, or, when the message has none (a chat or
 // WhatsApp text routed to a webhook), an Envelope.
@@ -242,6 +245,9 @@ func (c *Connector) Send(ctx context.Context, m *deliver.Message) (deliver.Resul
 		}
 	}
 	h.Set("X-Overture-Channel", m.Channel)
+	if m.Receipt != "" {
+		h.Set("X-Overture-Receipt-URL", m.Receipt)
+	}
 
 	resp, err := c.cfg.Client.Do(req)
 	if err != nil {
