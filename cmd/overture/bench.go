@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"time"
 
@@ -36,18 +39,28 @@ requests; customers are u-0 to u-(U-1), picked uniformly, as created by
 Reports p50/p90/p99/p99.9/max per endpoint, the achieved rate, how many
 requests started over 1 ms late, and whether --target-p99 was met (see
 scripts/bench-decide.sh).
+
+  overture bench sink --addr ADDR
+
+Runs a webhook receiver for delivery benchmarks: it answers every POST 204,
+counts them and their distinct webhook-id headers, and answers GET /stats
+with {received, distinct, bytes, first, last, perSecond}. Point a webhook
+connector's url at it (see scripts/bench-deliver.sh). Runs until killed.
 `
 
 func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "decide" {
 		return benchDecide(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "sink" {
+		return benchSink(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "ingest" {
 		fmt.Fprint(stderr, benchUsage)
 		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
 			return nil
 		}
-		return fmt.Errorf("bench: want the subcommand ingest or decide")
+		return fmt.Errorf("bench: want the subcommand ingest, decide or sink")
 	}
 	fs := flag.NewFlagSet("bench ingest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -128,5 +141,27 @@ func benchDecide(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return enc.Encode(rep)
 	}
 	fmt.Fprintln(stdout, rep.String())
+	return nil
+}
+
+// benchSink runs "overture bench sink".
+func benchSink(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench sink", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8497", "listen address")
+	fs.Usage = func() { fmt.Fprint(stderr, benchUsage, "\nFlags:\n"); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: loadgen.NewSink(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { <-ctx.Done(); _ = hs.Close() }()
+	fmt.Fprintf(stdout, "sink listening on %s\n", ln.Addr())
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
 	return nil
 }

@@ -715,3 +715,34 @@ func TestProfilesPayload(t *testing.T) {
 		t.Fatalf("%d events, want 150", n)
 	}
 }
+
+// TestSink counts posts and distinct webhook ids, and reports them.
+func TestSink(t *testing.T) {
+	s := NewSink()
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	for _, id := range []string{"a", "b", "a"} {
+		req, _ := http.NewRequest("POST", srv.URL, strings.NewReader(`{"x":1}`))
+		req.Header.Set("webhook-id", id)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 204 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	resp, err := http.Get(srv.URL + "/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st SinkStats
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Received != 3 || st.Distinct != 2 || st.Bytes != 21 || st.First.IsZero() || st.Last.Before(st.First) {
+		t.Errorf("stats %+v", st)
+	}
+}

@@ -33,6 +33,8 @@ type lane struct {
 	nextDue  atomic.Int64 // unix nanos of the earliest retry this lane scheduled
 
 	sent, retried, dead, handedBack atomic.Int64
+	deadLogged                      atomic.Int64 // unix nanos of the last dead letter logged
+	deadUnlogged                    atomic.Int64 // dead letters since, not logged
 }
 
 type job struct {
@@ -270,13 +272,28 @@ func (l *lane) finish(e *core.OutboxEntry, status string, n int, next time.Time,
 		l.retried.Add(1)
 	case core.OutboxDead:
 		l.dead.Add(1)
-		l.d.log.Warn("outbox: dead letter", "id", e.ID, "key", e.Key, "channel", e.Channel, "connector", l.cfg.Name, "reason", msg)
+		l.logDead(e, msg)
 	}
 	r := core.OutboxResult{ID: e.ID, Status: status, Attempts: n, NextAt: next, Error: msg, Connector: l.cfg.Name, ProviderID: providerID, Attempt: a}
 	if status == core.OutboxSent {
 		r.SentAt = a.At.Add(a.Duration)
 	}
 	l.d.results <- r
+}
+
+// logDead logs a dead letter, at most one per lane every ten seconds
+// (with how many were not logged since): a misconfigured channel can make
+// thousands a second, and /metrics and GET /v1/messages?status=dead have
+// them all.
+func (l *lane) logDead(e *core.OutboxEntry, reason string) {
+	now := l.d.clock.Now().UnixNano()
+	last := l.deadLogged.Load()
+	if now-last < int64(10*time.Second) || !l.deadLogged.CompareAndSwap(last, now) {
+		l.deadUnlogged.Add(1)
+		return
+	}
+	l.d.log.Warn("outbox: dead letter", "id", e.ID, "key", e.Key, "channel", e.Channel, "connector", l.cfg.Name,
+		"reason", reason, "more_since_last_logged", l.deadUnlogged.Swap(0))
 }
 
 // codeOf is the provider's error code, else its HTTP status, else "".

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/overture-cjo/overture/internal/deliver"
 	"github.com/overture-cjo/overture/internal/deliver/connectors"
@@ -96,5 +97,37 @@ func TestBadConfigs(t *testing.T) {
 				t.Errorf("error\n got %s\nwant %s", err, want)
 			}
 		})
+	}
+}
+
+// TestExample keeps examples/delivery/connectors.yaml valid: every
+// connector opens (with its secrets in the environment) and the dispatch
+// settings are read.
+func TestExample(t *testing.T) {
+	data, err := os.ReadFile("../../../examples/delivery/connectors.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := deliver.ParseConfig(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	example := deliver.Env(func(k string) (string, bool) {
+		v, ok := map[string]string{"SMTP_PASSWORD": "pw", "TWILIO_AUTH_TOKEN": "tok", "FCM_ACCESS_TOKEN": "ya29.x", "CRM_WEBHOOK_SECRET": "whsec_aGVsbG8="}[k]
+		return v, ok
+	})
+	conns, err := connectors.Open(cfg, connectors.Options{Env: example})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(conns) != 4 {
+		t.Errorf("opened %d connectors, want 4", len(conns))
+	}
+	tw := cfg.Connectors[1].WithDefaults()
+	if tw.Concurrency != 16 || tw.Rate != 30 || tw.Burst != 30 || tw.MaxAttempts != 10 || tw.Breaker.Failures != 5 || tw.Breaker.Cooldown != time.Minute {
+		t.Errorf("twilio's dispatch settings: %+v", tw)
+	}
+	if crm := cfg.Connectors[3].WithDefaults(); crm.Concurrency != 64 || crm.MaxAttempts != deliver.DefaultMaxAttempts || crm.Breaker.Cooldown != deliver.DefaultBreakerCooldown {
+		t.Errorf("crm's dispatch settings: %+v", crm)
 	}
 }

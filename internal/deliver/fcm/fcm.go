@@ -99,7 +99,7 @@ func New(cfg Config) (*Connector, error) {
 		return nil, bad("an access token is required (credentials_env)")
 	}
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 30 * time.Second}
+		cfg.Client = deliver.HTTPClient(30 * time.Second)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -141,7 +141,7 @@ func Open(cc *deliver.ConnectorConfig, env deliver.Env) (*Connector, error) {
 	}
 	cfg := Config{Name: cc.Name, Channels: chs, BaseURL: s.BaseURL, ProjectID: s.ProjectID, Token: StaticToken(token)}
 	if s.Timeout > 0 {
-		cfg.Client = &http.Client{Timeout: s.Timeout}
+		cfg.Client = deliver.HTTPClient(s.Timeout)
 	}
 	return New(cfg)
 }

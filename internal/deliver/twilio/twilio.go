@@ -110,7 +110,7 @@ func New(cfg Config) (*Connector, error) {
 		return nil, bad("from is required for the voice channel (calls cannot use a messaging service)")
 	}
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 30 * time.Second}
+		cfg.Client = deliver.HTTPClient(30 * time.Second)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -172,7 +172,7 @@ func Open(cc *deliver.ConnectorConfig, env deliver.Env) (*Connector, error) {
 		IVRBaseURL: s.IVRBaseURL, Voice: s.Voice, Language: s.Language,
 	}
 	if s.Timeout > 0 {
-		cfg.Client = &http.Client{Timeout: s.Timeout}
+		cfg.Client = deliver.HTTPClient(s.Timeout)
 	}
 	return New(cfg)
 }

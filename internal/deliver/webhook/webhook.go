@@ -96,10 +96,7 @@ func New(cfg Config) (*Connector, error) {
 		}
 	}
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{
-			Timeout:       30 * time.Second,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
+		cfg.Client = deliver.HTTPClient(30 * time.Second)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -142,10 +139,7 @@ func Open(cc *deliver.ConnectorConfig, env deliver.Env) (*Connector, error) {
 		return nil, cc.Errorf("timeout: must not be negative")
 	}
 	if s.Timeout > 0 {
-		cfg.Client = &http.Client{
-			Timeout:       s.Timeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
+		cfg.Client = deliver.HTTPClient(s.Timeout)
 	}
 	return New(cfg)
 }
