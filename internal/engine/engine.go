@@ -379,7 +379,9 @@ func (e *Engine) route(ctx context.Context, evs []*core.Event) {
 		k := 0
 		for _, ev := range fresh {
 			if internal(ev) {
-				all = append(all, identity.Resolved{Event: ev})
+				// Already resolved; its profile facts (a consent change,
+				// say) still apply.
+				all = append(all, identity.Resolved{Event: ev, Facts: core.DeriveFacts(ev)})
 			} else {
 				all = append(all, res[k])
 				k++
