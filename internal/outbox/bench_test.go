@@ -7,15 +7,20 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/overture-cjo/overture/internal/core"
 	"github.com/overture-cjo/overture/internal/deliver"
 	"github.com/overture-cjo/overture/internal/deliver/webhook"
 	"github.com/overture-cjo/overture/internal/message"
 	"github.com/overture-cjo/overture/internal/outbox"
+	"github.com/overture-cjo/overture/internal/postgres"
 	"github.com/overture-cjo/overture/internal/sqlite"
 )
 
@@ -33,12 +38,57 @@ sample:
 // uses (concurrency 64 for the connector). It reports messages/s from the
 // first claim to the last result written.
 func BenchmarkDispatchWebhook(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) {
+		st, err := sqlite.Open(context.Background(), b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer st.Close()
+		benchDispatch(b, st)
+	})
+	b.Run("postgres", func(b *testing.B) {
+		st := postgresStore(b)
+		defer st.Close()
+		benchDispatch(b, st)
+	})
+}
+
+// postgresStore opens a store in a fresh schema of the test PostgreSQL
+// server (OVERTURE_TEST_POSTGRES_URL), dropped when the benchmark ends.
+func postgresStore(b *testing.B) core.Store {
+	base := os.Getenv("OVERTURE_TEST_POSTGRES_URL")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, b.TempDir())
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		b.Fatalf("PostgreSQL at %s: %v", base, err)
+	}
+	defer conn.Close(ctx)
+	schema := fmt.Sprintf("overture_bench_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if c, err := pgx.Connect(context.Background(), base); err == nil {
+			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(context.Background())
+		}
+	})
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	st, err := postgres.Open(ctx, base+sep+"search_path="+schema)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
+	return st
+}
+
+func benchDispatch(b *testing.B, st core.Store) {
+	ctx := context.Background()
 	now := time.Now().UTC()
 	for start := 0; start < b.N; start += 10000 {
 		var es []*core.OutboxEntry
@@ -87,12 +137,18 @@ func BenchmarkDispatchWebhook(b *testing.B) {
 	go func() { d.Run(rctx); close(done) }()
 	d.Notify()
 	for {
-		es, err := st.ListOutbox(ctx, core.OutboxFilter{Status: core.OutboxSent, AfterID: int64(b.N) - 1, Limit: 1})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if d.Sent() == int64(b.N) && len(es) == 1 {
-			break
+		if d.Sent() == int64(b.N) {
+			es, err := st.ListOutbox(ctx, core.OutboxFilter{Status: core.OutboxQueued, Limit: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ss, err := st.ListOutbox(ctx, core.OutboxFilter{Status: core.OutboxSending, Limit: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(es) == 0 && len(ss) == 0 {
+				break // every result written
+			}
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
