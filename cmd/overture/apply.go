@@ -96,14 +96,9 @@ func applyCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	tok := *token
-	if tok == "" {
-		path := filepath.Join(*data, "admin-token")
-		b, err := os.ReadFile(path)
-		if err != nil || strings.TrimSpace(string(b)) == "" {
-			return fmt.Errorf("apply: no admin token: give --token, set OVERTURE_ADMIN_TOKEN, or point --data at the server's data directory (%s: %v)", path, err)
-		}
-		tok = strings.TrimSpace(string(b))
+	tok, err := adminToken(*token, *data)
+	if err != nil {
+		return fmt.Errorf("apply: %w", err)
 	}
 
 	c := &applyClient{base: base, token: tok, http: &http.Client{Timeout: 30 * time.Second}}
@@ -257,15 +252,7 @@ func (c *applyClient) put(ctx context.Context, path, file string, src []byte) (c
 		return a, err
 	}
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
-		var e struct {
-			Error struct {
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
-			return a, fmt.Errorf("server answered %s:\n%s", resp.Status, e.Error.Message)
-		}
-		return a, fmt.Errorf("server answered %s: %s", resp.Status, bytes.TrimSpace(body))
+		return a, answerError(resp.Status, body)
 	}
 	var named struct {
 		catalog.Applied

@@ -485,4 +485,3 @@ func waitUntil(t *testing.T, s *server, what string, cond func() bool) {
 		time.Sleep(25 * time.Millisecond)
 	}
 }
-

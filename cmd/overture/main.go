@@ -34,6 +34,7 @@ Commands:
   bench     load generators: bench ingest
   validate  check a directory of journey definitions: validate DIR
   apply     send a directory of journey definitions to a server: apply DIR
+  report    print a journey's analytics from a server: report JOURNEY
   simulate  run journeys over a file of events on a virtual clock
   test      run journey test files (*.test.yaml): test DIR
   version   print the version
@@ -73,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return validateCommand(args[1:], stdout, stderr)
 	case "apply":
 		return applyCommand(ctx, args[1:], stdout, stderr)
+	case "report":
+		return reportCommand(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return benchCommand(ctx, args[1:], stdout, stderr)
 	case "simulate":

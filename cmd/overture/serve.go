@@ -46,6 +46,7 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&df.connectors, "connectors", envOr("OVERTURE_CONNECTORS", ""), "delivery connectors file (YAML; env OVERTURE_CONNECTORS); if empty, every message is written to the log instead of sent")
 	fs.StringVar(&df.publicURL, "public-url", envOr("OVERTURE_PUBLIC_URL", ""), "the server's base URL as customers and providers reach it (env OVERTURE_PUBLIC_URL); turns on open and click tracking and delivery receipts, signed with OVERTURE_TRACKING_SECRET or <data>/tracking-secret")
 	fs.StringVar(&df.node, "node", envOr("OVERTURE_NODE", hostname()), "this node's name, under which it claims messages to deliver (env OVERTURE_NODE)")
+	channelCosts := fs.String("channel-costs", envOr("OVERTURE_CHANNEL_COSTS", ""), "unit cost of a message per channel, for the cost in journey analytics, e.g. email=0.0004,sms=0.0079 (env OVERTURE_CHANNEL_COSTS)")
 	fs.DurationVar(&df.backoff, "retry-backoff", envDuration("OVERTURE_RETRY_BACKOFF", time.Second), "delay before a failed message's first retry, doubling per attempt up to 1h, half of it random (env OVERTURE_RETRY_BACKOFF)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: overture serve [flags]\n\nRuns the ingestion API, the admin API and /metrics.\n\nFlags:\n")
@@ -57,6 +58,10 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
+	}
+	costs, err := api.ParseChannelCosts(*channelCosts)
+	if err != nil {
+		return fmt.Errorf("--channel-costs: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log)
@@ -134,6 +139,7 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 		Tracking:    signer,
 		// Inbound SMS (STOP) is checked with the Twilio account's token.
 		TwilioAuthToken: os.Getenv("OVERTURE_TWILIO_AUTH_TOKEN"),
+		ChannelCosts:    costs,
 	}
 	srv.Metrics.WatchDelivery(disp.Stats)
 

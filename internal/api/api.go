@@ -45,6 +45,9 @@ type Server struct {
 	// TwilioAuthToken checks inbound Twilio webhooks; "": POST
 	// /v1/inbound/twilio answers 503.
 	TwilioAuthToken string
+	// ChannelCosts is the unit cost of a message per channel, for the
+	// cost in journey analytics; nil: no costs.
+	ChannelCosts map[string]float64
 
 	slots chan struct{} // touchpoint events on their way to the log (made by Handler)
 }
@@ -84,6 +87,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /v1/journeys/{id}/pause", s.admin(s.setJourneyState(core.JourneyPaused)))
 	mux.Handle("POST /v1/journeys/{id}/resume", s.admin(s.setJourneyState(core.JourneyActive)))
 	mux.Handle("POST /v1/journeys/{id}/archive", s.admin(s.setJourneyState(core.JourneyArchived)))
+	mux.Handle("GET /v1/journeys/{id}/analytics", s.admin(s.journeyAnalytics))
 	mux.Handle("GET /v1/profiles/{id}/journeys", s.admin(s.profileJourneys))
 	mux.Handle("GET /v1/profiles/{id}/decisions", s.admin(s.listDecisions))
 	mux.Handle("GET /v1/profiles/{id}/timeline", s.admin(s.timeline))

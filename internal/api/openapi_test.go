@@ -29,7 +29,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		"/healthz": {"get"}, "/readyz": {"get"}, "/metrics": {"get"}, "/openapi.yaml": {"get"},
 		"/debug/pprof/": {"get"}, "/debug/pprof/profile": {"get"}, "/debug/pprof/trace": {"get"},
 		"/v1/journeys": {"get"}, "/v1/journeys/{id}": {"get", "put"}, "/v1/journeys/{id}/pause": {"post"},
-		"/v1/journeys/{id}/resume": {"post"}, "/v1/journeys/{id}/archive": {"post"},
+		"/v1/journeys/{id}/resume": {"post"}, "/v1/journeys/{id}/archive": {"post"}, "/v1/journeys/{id}/analytics": {"get"},
 		"/v1/profiles/{id}/journeys": {"get"}, "/v1/messages": {"get"}, "/v1/messages/{id}/retry": {"post"},
 		"/v1/traits": {"get"}, "/v1/traits/{name}": {"get", "put", "delete"},
 		"/v1/audiences": {"get"}, "/v1/audiences/{id}": {"get", "put", "delete"},

@@ -161,6 +161,10 @@ type Store interface {
 	// DeleteEmits forgets emits once their events are in the log.
 	DeleteEmits(ctx context.Context, ids []int64) error
 
+	// JourneyStats returns a journey's analytics counters (the sums of
+	// PartitionCommit.JourneyStats) as q selects, in key order.
+	JourneyStats(ctx context.Context, q JourneyStatsQuery) ([]JourneyStat, error)
+
 	// Close releases the store.
 	Close() error
 }
@@ -214,6 +218,8 @@ type PartitionCommit struct {
 	Emits     []*Event
 	Decisions []*Decision // arbitration outcomes; a key already stored is skipped
 	Stats     []ModelStat // deltas added to the learned model counters
+	// JourneyStats are deltas added to the journey analytics counters.
+	JourneyStats []JourneyStat
 }
 
 // ModelStat is one learned counter: trials and successes of Key (an offer,

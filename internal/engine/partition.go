@@ -501,6 +501,7 @@ func (p *partition) commit(ctx context.Context, run []input) error {
 			c.Outbox = out.Outbox
 			c.Decisions = out.Decisions
 			c.Stats = out.Stats
+			c.JourneyStats = out.JourneyStats
 			return c, nil
 		})
 	if err != nil {

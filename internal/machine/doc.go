@@ -8,6 +8,6 @@
 // Inputs are events, due timers and webhook replies. A customer's state is
 // their profile and their active journey instances. Effects are changed
 // instances (whose Due is their timer), outbox entries for sends, webhook
-// calls and trace records; profile updates are made on the profile passed
-// in. Nothing here does I/O or reads the clock.
+// calls, trace records and the deltas of the journey analytics counters;
+// profile updates are made on the profile passed in. Nothing here does I/O or reads the clock.
 package machine

@@ -110,8 +110,9 @@ type Reply struct {
 type Output struct {
 	Changed       []*core.Instance // instances whose state changed, ended ones included, each once
 	Outbox        []*core.OutboxEntry
-	Decisions     []*core.Decision // arbitration outcomes of send steps, in order
-	Stats         []core.ModelStat // deltas of the learned models (offer impressions and conversions, channel engagement)
+	Decisions     []*core.Decision   // arbitration outcomes of send steps, in order
+	Stats         []core.ModelStat   // deltas of the learned models (offer impressions and conversions, channel engagement)
+	JourneyStats  []core.JourneyStat // deltas of the journey analytics counters, one per fact (see analytics.go)
 	Webhooks      []Webhook
 	Trace         []Record
 	ProfileChange bool // the profile changed: an update_profile step, or a journey entry
@@ -123,7 +124,7 @@ type Output struct {
 
 // Reset empties the output for reuse.
 func (o *Output) Reset() {
-	*o = Output{changed: o.changed, Changed: o.Changed[:0], Outbox: o.Outbox[:0], Decisions: o.Decisions[:0], Stats: o.Stats[:0], Webhooks: o.Webhooks[:0], Trace: o.Trace[:0]}
+	*o = Output{changed: o.changed, Changed: o.Changed[:0], Outbox: o.Outbox[:0], Decisions: o.Decisions[:0], Stats: o.Stats[:0], JourneyStats: o.JourneyStats[:0], Webhooks: o.Webhooks[:0], Trace: o.Trace[:0]}
 	clear(o.changed)
 }
 
@@ -212,6 +213,7 @@ func (r *run) record(step, kind, detail, next string) {
 func (m *Machine) Event(c *Customer, ev *core.Event, now time.Time, out *Output) {
 	defer m.released(c, now, out, out.ended)
 	m.learn(c, ev, now, out)
+	m.countMessage(ev, out)
 	sc := &scope{ev: ev, pr: c.Profile, computed: c.Computed, now: now}
 	name := ev.Label()
 	for _, in := range append([]*core.Instance(nil), c.Instances...) {
@@ -223,6 +225,7 @@ func (m *Machine) Event(c *Customer, ev *core.Event, now time.Time, out *Output)
 		if g := d.Goal; g != nil && g.Event == name && (g.Within == 0 || !now.After(in.EnteredAt.Add(g.Within))) {
 			if r.cond(g.Condition, "") {
 				in.GoalAt = now
+				r.countGoal()
 				r.record("", core.RecordGoal, name, "")
 				r.end("goal")
 				continue
@@ -424,6 +427,7 @@ func (m *Machine) start(c *Customer, j *Journey, sc *scope, out *Output, why str
 		detail += " (holdout)"
 	}
 	r.record("", core.RecordEntered, detail, d.Start)
+	r.count("", core.StatEntered, arm(in))
 	if len(d.Variables) > 0 {
 		in.Vars = map[string]any{}
 		sc.vars = in.Vars
@@ -494,6 +498,7 @@ func (r *run) end(reason string) { r.endAt("", reason) }
 // endAt finishes the instance, recording the step that ended it.
 func (r *run) endAt(step, reason string) {
 	in := r.in
+	r.count(in.Step, core.StatExited, reason)
 	in.Status = core.InstanceDone
 	in.Step = ""
 	in.Due = time.Time{}
@@ -547,6 +552,7 @@ func (r *run) advance(name string) {
 		}
 		r.in.Step = name
 		r.in.Steps++
+		r.count(name, core.StatReached, "")
 		r.out.Transitions++
 		next, wait := r.step(st)
 		if wait || r.in.Status == core.InstanceDone {

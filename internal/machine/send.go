@@ -300,6 +300,7 @@ func (r *run) view() policy.View {
 // decision records an arbitration outcome for the decision log.
 func (r *run) decision(st *journey.Step, channel, offer string, d policy.Decision, attempt int, explain []string) {
 	in := r.in
+	r.countDecision(st.Name, channel, offer, d)
 	r.out.Decisions = append(r.out.Decisions, &core.Decision{
 		ProfileID: in.ProfileID, At: r.sc.now, Key: in.ID + ":" + strconv.Itoa(in.Steps) + ":" + strconv.Itoa(attempt),
 		InstanceID: in.ID, JourneyID: in.JourneyID, Version: in.Version, Step: st.Name,

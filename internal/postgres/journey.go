@@ -328,4 +328,3 @@ func (s *Store) WaitingCounts(ctx context.Context) ([]core.StepCount, error) {
 	}
 	return out, nil
 }
-

@@ -117,6 +117,7 @@ func (s *Store) ApplyBatch(ctx context.Context, b *core.ApplyBatch, fn func(fres
 	if err := queueDecisionWrites(writes, c); err != nil {
 		return 0, err
 	}
+	queueJourneyStats(writes, c.JourneyStats) // last: see queueJourneyStats
 	if err := execBatch(ctx, tx, writes); err != nil {
 		return 0, fmt.Errorf("apply commit: %w", err)
 	}

@@ -170,7 +170,6 @@ func upsertInstances(ctx context.Context, tx *sql.Tx, ins []*core.Instance) erro
 	return nil
 }
 
-
 // moveJourneyRows gives From's instances and outbox entries to Into, for a
 // completed merge.
 func moveJourneyRows(ctx context.Context, tx *sql.Tx, m core.Merge) error {
@@ -297,4 +296,3 @@ func (s *Store) WaitingCounts(ctx context.Context) ([]core.StepCount, error) {
 	}
 	return out, nil
 }
-

@@ -107,6 +107,9 @@ func (s *Store) ApplyBatch(ctx context.Context, b *core.ApplyBatch, fn func(fres
 	if err := addStats(ctx, tx, c.Stats); err != nil {
 		return 0, err
 	}
+	if err := addJourneyStats(ctx, tx, c.JourneyStats); err != nil {
+		return 0, err
+	}
 	// After the upserts, so that nothing of From's is left behind. From's
 	// memberships go: the engine evaluates Into's audiences again.
 	for _, m := range c.Merges {

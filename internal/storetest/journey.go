@@ -470,4 +470,3 @@ func instancesOf(t *testing.T, s core.Store, profileID string, limit int) []*cor
 	}
 	return ins
 }
-

@@ -70,6 +70,8 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"Refreshes", testRefreshes},
 		{"Decisions", testDecisions},
 		{"ModelStats", testModelStats},
+		{"JourneyStats", testJourneyStats},
+		{"JourneyStatsReplay", testJourneyStatsReplay},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
