@@ -45,7 +45,7 @@ type job struct {
 func newLane(d *Dispatcher, conn deliver.Connector, cfg deliver.ConnectorConfig, channels []string) *lane {
 	l := &lane{d: d, conn: conn, cfg: cfg, channels: channels,
 		breaker:  &breaker{failures: cfg.Breaker.Failures, cooldown: cfg.Breaker.Cooldown},
-		capacity: int64(cfg.Concurrency + d.opt.Batch),
+		capacity: int64(cfg.Concurrency + 2*d.opt.Batch),
 		wake:     make(chan struct{}, 1), freed: make(chan struct{}, 1)}
 	l.work = make(chan job, l.capacity)
 	if cfg.Rate > 0 {
