@@ -24,7 +24,8 @@ import (
 
 const reportUsage = `Usage:
   overture report JOURNEY [--version N] [--from DATE] [--to DATE] [--format text|csv|json]
-                          [--server URL] [--token TOKEN] [--data DIR]
+                          [--outcome goal|event:NAME] [--within D] [--paths] [--drivers]
+                          [--top N] [--sample N] [--server URL] [--token TOKEN] [--data DIR]
 
 Prints a journey's analytics from a running server
 (GET /v1/journeys/{id}/analytics): per version the funnel of steps
@@ -34,6 +35,19 @@ against control with 95% intervals and whether the difference is
 significant), and per-channel and per-offer performance. --format csv
 prints the counters as CSV, --format json the API's answer. --from and
 --to (YYYY-MM-DD, UTC) bound the daily series.
+
+Then the top drivers (GET /v1/journeys/{id}/drivers): the traits and event
+properties that go with the outcome, ranked by relative risk with 95%
+intervals. --outcome goal (the default, when a version has a goal) ranks
+the drivers of missing the goal; --outcome event:NAME those of a leak
+event (event:contact_center_call) within --within of entry (default the
+goal's window, else 7d). --paths adds the most frequent event sequences
+from entry to the same end (GET /v1/journeys/{id}/paths). --from and --to
+also bound the entry dates of the instances analysed; at most --sample
+instances are read (the server's default: 20,000 for paths, 10,000 for
+drivers). --format json adds
+"drivers" and "paths" members to the answer; --format csv prints the
+drivers (--drivers) or the paths (--paths) instead of the counters.
 
 The admin token is --token, else OVERTURE_ADMIN_TOKEN, else the file
 admin-token in the data directory (where "overture serve" keeps it).
@@ -50,6 +64,16 @@ func reportCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	from := fs.String("from", "", "first day of the daily series, YYYY-MM-DD (UTC)")
 	to := fs.String("to", "", "last day of the daily series, YYYY-MM-DD (UTC)")
 	format := fs.String("format", "text", "text, csv or json")
+	var ins insightOptions
+	fs.Func("outcome", "the drivers' outcome: goal (missing it) or event:NAME (default goal)", func(v string) error {
+		ins.outcome, ins.explicit = v, true
+		return nil
+	})
+	fs.StringVar(&ins.within, "within", "", "the window after entry for drivers and paths (e.g. 2h, 7d; default the goal's, else 7d)")
+	fs.BoolVar(&ins.paths, "paths", false, "also print the top paths to the outcome (csv: the paths instead of the counters)")
+	fs.BoolVar(&ins.drivers, "drivers", false, "csv: print the drivers instead of the counters")
+	fs.IntVar(&ins.top, "top", 0, "how many drivers and paths (default: the server's, 20 drivers and 10 paths)")
+	fs.IntVar(&ins.sample, "sample", 0, "the most instances the drivers and paths read (default: the server's, 10000 and 20000)")
 	fs.Usage = func() { fmt.Fprint(stderr, reportUsage, "\nFlags:\n"); fs.PrintDefaults() }
 	// Flags may come before or after JOURNEY.
 	var ids []string
@@ -72,6 +96,15 @@ func reportCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	if *format != "text" && *format != "csv" && *format != "json" {
 		return fmt.Errorf("report: --format %q: want text, csv or json", *format)
+	}
+	if ins.outcome == "" {
+		ins.outcome = "goal"
+	}
+	if err := ins.validate(); err != nil {
+		return err
+	}
+	if *format == "csv" && ins.drivers && ins.paths {
+		return errors.New("report: --format csv prints one table: give --drivers or --paths")
 	}
 	base, err := serverURL(*server)
 	if err != nil {
@@ -99,15 +132,31 @@ func reportCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		path += "?" + q.Encode()
 	}
 	c := &applyClient{base: base, token: tok, http: &http.Client{Timeout: 60 * time.Second}}
-	body, err := c.get(ctx, path)
+	var body []byte
+	if *format == "csv" && (ins.drivers || ins.paths) {
+		body, err = c.insightCSV(ctx, ids[0], &ins, *version, *from, *to)
+	} else {
+		body, err = c.get(ctx, path)
+	}
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("report %s: %w", ids[0], err)}
 	}
-	switch *format {
-	case "csv":
+	if *format == "csv" {
 		_, err = stdout.Write(body)
 		return err
-	case "json":
+	}
+	var a api.JourneyAnalytics
+	if err := json.Unmarshal(body, &a); err != nil {
+		return fmt.Errorf("report: the server's answer: %w", err)
+	}
+	in, err := c.fetchInsights(ctx, ids[0], &ins, &a, *version, *from, *to)
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("report %s: %w", ids[0], err)}
+	}
+	if *format == "json" {
+		if body, err = withInsights(body, in); err != nil {
+			return err
+		}
 		var b bytes.Buffer
 		if err := json.Indent(&b, body, "", "  "); err != nil {
 			return err
@@ -116,11 +165,11 @@ func reportCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		_, err = b.WriteTo(stdout)
 		return err
 	}
-	var a api.JourneyAnalytics
-	if err := json.Unmarshal(body, &a); err != nil {
-		return fmt.Errorf("report: the server's answer: %w", err)
+	if err := printReport(stdout, &a); err != nil {
+		return err
 	}
-	return printReport(stdout, &a)
+	printInsights(stdout, in)
+	return nil
 }
 
 // adminToken returns the admin token: tok if set, else the one in the
@@ -187,9 +236,7 @@ func printReport(w io.Writer, a *api.JourneyAnalytics) error {
 	if a.From != "" || a.To != "" {
 		printDaily(w, a)
 	}
-	// Top drivers: phase 2 of issue 8 adds GET /v1/journeys/{id}/paths and
-	// /drivers; their tables (most frequent paths to the goal or a leak
-	// event, drivers ranked by relative risk) are printed here.
+	// The top drivers and paths follow (printInsights).
 	return nil
 }
 

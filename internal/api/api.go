@@ -88,6 +88,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /v1/journeys/{id}/resume", s.admin(s.setJourneyState(core.JourneyActive)))
 	mux.Handle("POST /v1/journeys/{id}/archive", s.admin(s.setJourneyState(core.JourneyArchived)))
 	mux.Handle("GET /v1/journeys/{id}/analytics", s.admin(s.journeyAnalytics))
+	mux.Handle("GET /v1/journeys/{id}/paths", s.admin(s.journeyPaths))
+	mux.Handle("GET /v1/journeys/{id}/drivers", s.admin(s.journeyDrivers))
 	mux.Handle("GET /v1/profiles/{id}/journeys", s.admin(s.profileJourneys))
 	mux.Handle("GET /v1/profiles/{id}/decisions", s.admin(s.listDecisions))
 	mux.Handle("GET /v1/profiles/{id}/timeline", s.admin(s.timeline))

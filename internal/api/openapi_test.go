@@ -1,11 +1,14 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // TestOpenAPICoversRoutes keeps openapi.yaml true: every path and method the
@@ -29,7 +32,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		"/healthz": {"get"}, "/readyz": {"get"}, "/metrics": {"get"}, "/openapi.yaml": {"get"},
 		"/debug/pprof/": {"get"}, "/debug/pprof/profile": {"get"}, "/debug/pprof/trace": {"get"},
 		"/v1/journeys": {"get"}, "/v1/journeys/{id}": {"get", "put"}, "/v1/journeys/{id}/pause": {"post"},
-		"/v1/journeys/{id}/resume": {"post"}, "/v1/journeys/{id}/archive": {"post"}, "/v1/journeys/{id}/analytics": {"get"},
+		"/v1/journeys/{id}/resume": {"post"}, "/v1/journeys/{id}/archive": {"post"}, "/v1/journeys/{id}/analytics": {"get"}, "/v1/journeys/{id}/paths": {"get"}, "/v1/journeys/{id}/drivers": {"get"},
 		"/v1/profiles/{id}/journeys": {"get"}, "/v1/messages": {"get"}, "/v1/messages/{id}/retry": {"post"},
 		"/v1/traits": {"get"}, "/v1/traits/{name}": {"get", "put", "delete"},
 		"/v1/audiences": {"get"}, "/v1/audiences/{id}": {"get", "put", "delete"},
@@ -72,4 +75,32 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestOpenAPIParses keeps openapi.yaml valid YAML for strict parsers, and
+// catches the flow-mapping slip where a comma in an unquoted description
+// starts a new key ("{description: a, b}" is description "a" and a key
+// "b" with no value).
+func TestOpenAPIParses(t *testing.T) {
+	var doc any
+	if err := yaml.Unmarshal(OpenAPI, &doc); err != nil {
+		t.Fatalf("openapi.yaml: %v", err)
+	}
+	var walk func(v any, path string)
+	walk = func(v any, path string) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if e == nil || !strings.HasPrefix(path, "/paths") && strings.Contains(k, " ") {
+					t.Errorf("%s/%s: a key with no value or with spaces: an unquoted description with a comma?", path, k)
+				}
+				walk(e, path+"/"+k)
+			}
+		case []any:
+			for i, e := range x {
+				walk(e, fmt.Sprintf("%s/%d", path, i))
+			}
+		}
+	}
+	walk(doc, "")
 }

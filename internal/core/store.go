@@ -164,6 +164,16 @@ type Store interface {
 	// JourneyStats returns a journey's analytics counters (the sums of
 	// PartitionCommit.JourneyStats) as q selects, in key order.
 	JourneyStats(ctx context.Context, q JourneyStatsQuery) ([]JourneyStat, error)
+	// SampleInstances returns up to q.Limit of the instances q selects,
+	// sorted by ID, and how many it selects in all. When there are more,
+	// the sample is the instances first in the order of a hash of each
+	// instance: unrelated to entry time, profile or outcome, and the same
+	// on every call while the instances stay.
+	SampleInstances(ctx context.Context, q InstanceSample) ([]SampledInstance, int64, error)
+	// WindowEvents returns, for each window (one per profile), the
+	// labels and times of the profile's timeline events in it, in Seq
+	// order (profiles with none are missing from the map).
+	WindowEvents(ctx context.Context, windows []EventWindow) (map[string][]TimelineEvent, error)
 
 	// Close releases the store.
 	Close() error

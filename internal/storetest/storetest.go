@@ -72,6 +72,8 @@ func Run(t *testing.T, open func(t *testing.T) core.Store) {
 		{"ModelStats", testModelStats},
 		{"JourneyStats", testJourneyStats},
 		{"JourneyStatsReplay", testJourneyStatsReplay},
+		{"SampleInstances", testSampleInstances},
+		{"WindowEvents", testWindowEvents},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
