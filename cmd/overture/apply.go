@@ -59,20 +59,12 @@ func applyCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	token := fs.String("token", envOr("OVERTURE_ADMIN_TOKEN", ""), "admin API token (env OVERTURE_ADMIN_TOKEN); if empty, read from <data>/admin-token")
 	data := fs.String("data", envOr("OVERTURE_DATA", "./overture-data"), "data directory holding admin-token (env OVERTURE_DATA)")
 	fs.Usage = func() { fmt.Fprint(stderr, applyUsage, "\nFlags:\n"); fs.PrintDefaults() }
-	// Flags may come before or after DIR.
-	var dirs []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil
-			}
-			return err
+	dirs, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
 		}
-		if fs.NArg() == 0 {
-			break
-		}
-		dirs = append(dirs, fs.Arg(0))
-		rest = fs.Args()[1:]
+		return err
 	}
 	if len(dirs) != 1 {
 		fs.Usage()
@@ -266,4 +258,20 @@ func (c *applyClient) put(ctx context.Context, path, file string, src []byte) (c
 		a.ID = named.Name
 	}
 	return a, nil
+}
+
+// parseInterspersed parses fs's flags from args, which may come before,
+// between or after the positional arguments, and returns those.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
 }

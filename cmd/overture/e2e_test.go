@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/overture-cjo/overture/internal/storetest"
 )
 
 // The end-to-end tests run the real binary, built once per test run.
@@ -183,40 +181,9 @@ func (s *server) timeline(t *testing.T, userID string) (profile map[string]any, 
 	}
 }
 
-// postgresSchema creates a fresh schema on the test PostgreSQL server
-// (OVERTURE_TEST_POSTGRES_URL) and returns a store URL that uses it; the
-// schema is dropped when the test ends.
-func postgresSchema(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("OVERTURE_TEST_POSTGRES_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("PostgreSQL at %s: %v", base, err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "overture_e2e_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close(ctx)
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), base)
-		if err == nil {
-			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	return base + sep + "search_path=" + schema
-}
+// postgresSchema returns a store URL on a fresh schema of the test
+// PostgreSQL server, dropped when the test ends.
+func postgresSchema(t *testing.T) string { return storetest.PostgresURL(t) }
 
 // postJSON posts body with the test write key and returns the status.
 func postJSON(ctx context.Context, url, body string) (int, error) {

@@ -75,20 +75,12 @@ func reportCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.IntVar(&ins.top, "top", 0, "how many drivers and paths (default: the server's, 20 drivers and 10 paths)")
 	fs.IntVar(&ins.sample, "sample", 0, "the most instances the drivers and paths read (default: the server's, 10000 and 20000)")
 	fs.Usage = func() { fmt.Fprint(stderr, reportUsage, "\nFlags:\n"); fs.PrintDefaults() }
-	// Flags may come before or after JOURNEY.
-	var ids []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil
-			}
-			return err
+	ids, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
 		}
-		if fs.NArg() == 0 {
-			break
-		}
-		ids = append(ids, fs.Arg(0))
-		rest = fs.Args()[1:]
+		return err
 	}
 	if len(ids) != 1 {
 		fs.Usage()

@@ -7,13 +7,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/overture-cjo/overture/internal/core"
 	"github.com/overture-cjo/overture/internal/deliver"
@@ -22,6 +18,7 @@ import (
 	"github.com/overture-cjo/overture/internal/outbox"
 	"github.com/overture-cjo/overture/internal/postgres"
 	"github.com/overture-cjo/overture/internal/sqlite"
+	"github.com/overture-cjo/overture/internal/storetest"
 )
 
 const benchTemplate = `id: order-update
@@ -54,33 +51,9 @@ func BenchmarkDispatchWebhook(b *testing.B) {
 }
 
 // postgresStore opens a store in a fresh schema of the test PostgreSQL
-// server (OVERTURE_TEST_POSTGRES_URL), dropped when the benchmark ends.
+// server, dropped when the benchmark ends.
 func postgresStore(b *testing.B) core.Store {
-	base := os.Getenv("OVERTURE_TEST_POSTGRES_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		b.Fatalf("PostgreSQL at %s: %v", base, err)
-	}
-	defer conn.Close(ctx)
-	schema := fmt.Sprintf("overture_bench_%d", time.Now().UnixNano())
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		if c, err := pgx.Connect(context.Background(), base); err == nil {
-			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	st, err := postgres.Open(ctx, base+sep+"search_path="+schema)
+	st, err := postgres.Open(context.Background(), storetest.PostgresURL(b))
 	if err != nil {
 		b.Fatal(err)
 	}
