@@ -82,8 +82,15 @@ func (r *Renderer) Prepare(ctx context.Context, entries []*core.OutboxEntry) ([]
 		}
 	}
 	templates := r.Templates()
+	usesEvent := map[string]bool{} // by template id: could it read `event`?
 	for _, e := range entries {
-		if e.EventSeq > 0 && usesEvent(templates, e) {
+		uses, ok := usesEvent[e.Template]
+		if !ok {
+			t := templates.Get(e.Template)
+			uses = t != nil && t.Uses("event") // a missing template is reported by prepare
+			usesEvent[e.Template] = uses
+		}
+		if e.EventSeq > 0 && uses {
 			seqs = append(seqs, e.EventSeq)
 		}
 	}
@@ -101,13 +108,6 @@ func (r *Renderer) Prepare(ctx context.Context, entries []*core.OutboxEntry) ([]
 		out[i] = Prepared{Msg: m, Err: err}
 	}
 	return out, nil
-}
-
-// usesEvent reports whether e's template could read `event`: only then is
-// the event read. (Templates that do not exist are reported by prepare.)
-func usesEvent(set *message.Set, e *core.OutboxEntry) bool {
-	t := set.Get(e.Template)
-	return t != nil && t.Uses("event")
 }
 
 func (r *Renderer) prepare(e *core.OutboxEntry, set *message.Set, p *core.Profile, ev *core.Event, now time.Time) (*deliver.Message, error) {
